@@ -96,9 +96,7 @@ def wait_until_healthy(bootstrap_servers: str, timeout_s: float = 20.0) -> None:
     raise BrokerError(f"broker at {bootstrap_servers} not healthy after {timeout_s:.0f}s: {last_error}")
 
 
-def ensure_topic(
-    bootstrap_servers: str, topic: str = TOPIC, partitions: int = DEFAULT_PARTITIONS
-) -> None:
+def ensure_topic(bootstrap_servers: str, topic: str = TOPIC, partitions: int = DEFAULT_PARTITIONS) -> None:
     """Create the topic if it does not exist, and wait until its partitions are visible."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     existing = admin.list_topics(timeout=10).topics

@@ -88,9 +88,7 @@ class BronzeConfig:
         root = data_dir()
         values: dict[str, object] = {
             "kafka": KafkaConfig.from_env(),
-            "table_path": os.environ.get(
-                "BRONZE_TABLE_PATH", str(root / "bronze" / "sales_transactions")
-            ),
+            "table_path": os.environ.get("BRONZE_TABLE_PATH", str(root / "bronze" / "sales_transactions")),
             "checkpoint_path": os.environ.get(
                 "BRONZE_CHECKPOINT_PATH", str(root / "checkpoints" / "bronze_sales_transactions")
             ),

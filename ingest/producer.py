@@ -75,9 +75,7 @@ def read_csv(path: str, result: ProduceResult) -> Iterator[tuple[int, tuple[str,
                 continue  # a blank line is not a line of data
             result.lines_read += 1
             if len(row) != len(HEADER):
-                _report_malformed(
-                    result, reader.line_num, f"expected {len(HEADER)} fields, found {len(row)}"
-                )
+                _report_malformed(result, reader.line_num, f"expected {len(HEADER)} fields, found {len(row)}")
                 continue
             yield reader.line_num, tuple(row)
 
@@ -163,9 +161,7 @@ def publish_csv(path: str, kafka: KafkaConfig, quiet: bool = False) -> ProduceRe
     return publish(read_csv(path, result), kafka, source_id, result=result, quiet=quiet)
 
 
-def publish_synthetic(
-    count: int, kafka: KafkaConfig, seed: int = 42, quiet: bool = False
-) -> ProduceResult:
+def publish_synthetic(count: int, kafka: KafkaConfig, seed: int = 42, quiet: bool = False) -> ProduceResult:
     result = ProduceResult()
 
     def numbered() -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -173,6 +169,4 @@ def publish_synthetic(
             result.lines_read += 1
             yield position, row
 
-    return publish(
-        numbered(), kafka, f"synthetic:{seed}:{count}", result=result, total=count, quiet=quiet
-    )
+    return publish(numbered(), kafka, f"synthetic:{seed}:{count}", result=result, total=count, quiet=quiet)

@@ -14,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from ingest.bronze import sinks, transform
-from ingest.bronze.kafka_source import SOURCE_NAME, KafkaPythonDataSource
+from ingest.bronze.kafka_source import SOURCE_NAME, KafkaPythonDataSource, OffsetMismatchError
 from ingest.config import BronzeConfig
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,14 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
     """A local SparkSession sized for a 2-core machine (Databricks provides its own)."""
     # Python workers (the Kafka data source runs in them) use this interpreter, not PATH's.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only
     spark = (
         SparkSession.builder.master("local[2]")
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
@@ -118,6 +122,13 @@ def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = 
     except KeyboardInterrupt:
         print("bronze: stopping", file=sys.stderr)
         query.stop()
-    if query.exception() is not None:
-        raise RuntimeError(f"bronze query failed: {query.exception()}")
+    except StreamingQueryException:
+        pass  # reported below, with the reason first
+    failure = query.exception()
+    if failure is not None:
+        text = str(failure)
+        if "OffsetMismatchError" in text:
+            reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
+            raise OffsetMismatchError(reason) from None
+        raise RuntimeError(f"bronze query failed: {text}") from None
     return landed

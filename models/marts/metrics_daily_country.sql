@@ -1,7 +1,8 @@
 with order_lines as (
 
     select * from {{ ref('stg_bronze__order_lines') }}
-    where sale_date is not null
+    where
+        sale_date is not null
         and unit_price is not null
         and quantity is not null
 

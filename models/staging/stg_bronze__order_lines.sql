@@ -10,13 +10,14 @@
 with source as (
 
     select * from {{ source('bronze', 'sales_transactions') }}
-    where parse_error is null
-    {% if is_incremental() %}
+    where
+        parse_error is null
+        {% if is_incremental() %}
         -- only Bronze rows newer than what Silver has seen, minus a window for late events
-        and ingested_at > (
-            select max(bronze_ingested_at) from {{ this }}
-        ) - interval '{{ var("silver_lookback_hours") }}' hour
-    {% endif %}
+            and ingested_at > (
+                select max(already_loaded.bronze_ingested_at) from {{ this }} as already_loaded
+            ) - interval '{{ var("silver_lookback_hours") }}' hour
+        {% endif %}
 
 ),
 
@@ -27,8 +28,8 @@ deduplicated as (
         select
             source.*,
             row_number() over (
-                partition by event_id
-                order by ingested_at, kafka_partition, kafka_offset
+                partition by source.event_id
+                order by source.ingested_at, source.kafka_partition, source.kafka_offset
             ) as copy_number
         from source
     ) as numbered
@@ -41,8 +42,8 @@ new_events as (
     select * from deduplicated
     {% if is_incremental() %}
         where not exists (
-            select 1 from {{ this }} as existing
-            where existing.event_id = deduplicated.event_id
+            select 1 from {{ this }} as already_loaded
+            where already_loaded.event_id = deduplicated.event_id
         )
     {% endif %}
 
@@ -86,10 +87,10 @@ final as (
         cast(unit_price * quantity as decimal(18, 2)) as line_amount,
         customer_no,
         country,
-        transaction_no like 'C%' as is_return,
         kafka_partition,
         kafka_offset,
-        bronze_ingested_at
+        bronze_ingested_at,
+        transaction_no like 'C%' as is_return
     from typed
 
 )

@@ -13,7 +13,9 @@ silver as (
 
 )
 
-select bronze.events as bronze_events, silver.events as silver_events
+select
+    bronze.events as bronze_events,
+    silver.events as silver_events
 from bronze
 cross join silver
 where bronze.events != silver.events

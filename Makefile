@@ -1,0 +1,47 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up what they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export LAKEHOUSE_DATA_DIR ?= $(CURDIR)/data
+export PYSPARK_PYTHON := $(CURDIR)/$(PY)
+
+EVENTS ?= 100000
+CSV ?=
+
+.PHONY: setup demo test lint bench broker-start broker-stop dbt-build docs clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml scripts/setup.sh
+	@bash scripts/setup.sh
+
+## Run the whole pipeline on the embedded default (broker, 100k events, Bronze, dbt, summary).
+demo: setup
+	$(PY) -m ingest demo --events $(EVENTS) $(if $(CSV),--csv $(CSV))
+
+## Run every test: ruff, sqlfluff, pytest (unit, integration with the real broker, dbt build).
+test: setup
+	@bash scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/ruff check ingest tests
+	$(VENV)/bin/ruff format --check ingest tests
+	$(VENV)/bin/sqlfluff lint models tests/dbt
+
+## Benchmark: 1M events publish + drain to Bronze, dbt build time; writes bench/results.md.
+bench: setup
+	$(PY) -m ingest bench --events $(or $(BENCH_EVENTS),1000000) --out bench/results.md
+
+broker-start: setup
+	$(PY) -m ingest broker start
+
+broker-stop: setup
+	$(PY) -m ingest broker stop
+
+dbt-build: setup
+	mkdir -p $(LAKEHOUSE_DATA_DIR)/warehouse
+	$(VENV)/bin/dbt build --profiles-dir . --target $(or $(TARGET),local)
+
+clean:
+	-$(PY) -m ingest broker stop
+	rm -rf data target logs spark-warehouse metastore_db derby.log .pytest_cache

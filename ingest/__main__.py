@@ -1,0 +1,169 @@
+"""Command line: `python -m ingest COMMAND`. Run `python -m ingest --help` for the list."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from ingest.config import DEFAULT_PARTITIONS
+
+
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from ingest import broker
+
+    if args.action == "start":
+        b = broker.start(port=args.port, partitions=args.partitions)
+        print(f"broker running: pid {b.pid}, bootstrap {b.bootstrap_servers}")
+    elif args.action == "stop":
+        print("broker stopped" if broker.stop() else "no broker was running")
+    else:
+        b = broker.status()
+        print(f"broker running: pid {b.pid}, bootstrap {b.bootstrap_servers}" if b else "no broker running")
+        return 0 if b else 1
+    return 0
+
+
+def _kafka_config():
+    """Kafka settings from the environment, defaulting to the broker this project started."""
+    from ingest import broker
+    from ingest.config import KafkaConfig
+
+    config = KafkaConfig.from_env()
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+        running = broker.status()
+        if running is None:
+            raise SystemExit(
+                "no broker: start one with `python -m ingest broker start` or set KAFKA_BOOTSTRAP_SERVERS"
+            )
+        config = KafkaConfig(bootstrap_servers=running.bootstrap_servers, topic=config.topic)
+    return config
+
+
+def _cmd_produce(args: argparse.Namespace) -> int:
+    from ingest import producer
+
+    kafka = _kafka_config()
+    if args.csv:
+        try:
+            result = producer.publish_csv(args.csv, kafka)
+        except (OSError, producer.CsvFormatError) as exc:
+            print(f"produce: {exc}", file=sys.stderr)
+            return 2
+    else:
+        result = producer.publish_synthetic(args.synthetic, kafka, seed=args.seed)
+    print(result.summary())
+    return 1 if result.failed else 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from ingest.generator import write_csv
+
+    count = write_csv(args.out, args.rows, seed=args.seed)
+    print(f"wrote {count:,} lines to {args.out}")
+    return 0
+
+
+def _cmd_bronze(args: argparse.Namespace) -> int:
+    from ingest.bronze import job
+    from ingest.bronze.kafka_source import OffsetMismatchError
+    from ingest.config import BronzeConfig
+
+    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ and not os.environ.get("EVENTHUBS_CONNECTION_STRING"):
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = _kafka_config().bootstrap_servers
+    config = BronzeConfig.from_env(
+        trigger_interval=args.trigger_interval, max_events_per_batch=args.max_events_per_batch
+    )
+    if args.reset_checkpoint:
+        job.reset_checkpoint(config)
+    try:
+        landed = job.run(config, available_now=args.available_now)
+    except OffsetMismatchError as exc:
+        print(f"bronze: {exc}", file=sys.stderr)
+        return 3
+    print(f"bronze: landed {landed:,} events in {config.table_path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ingest import demo
+
+    return demo.main(events=args.events, csv_path=args.csv, seed=args.seed)
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from ingest import summary
+
+    print(summary.render(summary.collect()))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ingest import bench
+
+    return bench.main(events=args.events, out=args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("broker", help="start, stop or check the local Kafka-protocol broker")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--port", type=int, default=None, help="default: a free port")
+    p.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    p.set_defaults(func=_cmd_broker)
+
+    p = sub.add_parser("produce", help="publish order lines to the topic")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", help="a Sales Transaction v.4a CSV file")
+    src.add_argument("--synthetic", type=int, metavar="N", help="generate and publish N lines")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=_cmd_produce)
+
+    p = sub.add_parser("generate", help="write a synthetic v.4a CSV")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("bronze", help="run the Bronze streaming ingester")
+    p.add_argument(
+        "--available-now",
+        action="store_true",
+        help="drain: read everything in the topic now, then exit (default: run continuously)",
+    )
+    p.add_argument("--trigger-interval", default=None, help='continuous mode, e.g. "10 seconds"')
+    p.add_argument("--max-events-per-batch", type=int, default=None)
+    p.add_argument(
+        "--reset-checkpoint",
+        action="store_true",
+        help="forget the stream position (Bronze keeps its rows) and read the topic from the start",
+    )
+    p.set_defaults(func=_cmd_bronze)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the embedded default")
+    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--csv", default=None, help="publish this v.4a CSV instead of synthetic lines")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("summary", help="print counts per layer and top countries")
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--out", default="bench/results.md")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+import itertools
+import re
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from ingest.generator import HEADER, SyntheticSales, format_date, trading_days
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return list(SyntheticSales(60_000, seed=3).rows())
+
+
+def test_emits_exactly_the_requested_number_of_rows(rows):
+    assert len(rows) == 60_000
+    assert all(len(row) == len(HEADER) for row in rows)
+
+
+def test_is_deterministic_for_a_seed():
+    first = list(itertools.islice(SyntheticSales(5_000, seed=11).rows(), 500))
+    again = list(itertools.islice(SyntheticSales(5_000, seed=11).rows(), 500))
+    other = list(itertools.islice(SyntheticSales(5_000, seed=12).rows(), 500))
+    assert first == again
+    assert first != other
+
+
+def test_streams_rows_without_building_them_all():
+    stream = SyntheticSales(10_000_000, seed=1).rows()
+    assert len(list(itertools.islice(stream, 1_000))) == 1_000
+
+
+def test_dates_are_month_first_and_on_trading_days(rows):
+    allowed = {format_date(day) for day in trading_days()}
+    for row in rows[::97]:
+        assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", row[1])
+        assert row[1] in allowed
+        day = datetime.strptime(row[1], "%m/%d/%Y").date()
+        assert day.weekday() != 5
+
+
+def test_month_first_reading_is_the_only_valid_one_for_some_dates(rows):
+    # 12/20/2018 can only be read as month/day: a day-first parser would fail or swap.
+    days = {row[1] for row in rows}
+    assert any(int(text.split("/")[1]) > 12 for text in days)
+
+
+def test_cancellations_are_about_1_6_percent_and_always_negative(rows):
+    cancels = [row for row in rows if row[0].startswith("C")]
+    assert 0.010 < len(cancels) / len(rows) < 0.025
+    assert all(int(row[5]) < 0 for row in cancels)
+    assert all(int(row[5]) > 0 for row in rows if not row[0].startswith("C"))
+
+
+def test_has_about_one_percent_exact_duplicate_lines(rows):
+    dupes = sum(count - 1 for count in Counter(rows).values() if count > 1)
+    assert 0.005 < dupes / len(rows) < 0.02
+
+
+def test_united_kingdom_dominates_and_many_countries_appear(rows):
+    countries = Counter(row[7] for row in rows)
+    assert 0.85 < countries["United Kingdom"] / len(rows) < 0.95
+    assert len(countries) >= 30
+    assert {"EIRE", "Germany", "France"} <= countries.keys()
+
+
+def test_several_lines_per_transaction(rows):
+    sizes = sorted(Counter(row[0] for row in rows if not row[0].startswith("C")).values())
+    median = sizes[len(sizes) // 2]
+    assert 6 <= median <= 16
+    assert sizes[int(len(sizes) * 0.9)] >= 25
+
+
+def test_source_quirks_are_present():
+    rows = list(SyntheticSales(300_000, seed=5).rows())
+    codes = Counter(row[2] for row in rows)
+    assert {"POST", "M"} <= codes.keys()
+    assert any(float(row[4]) == 0 for row in rows)
+    assert any(row[6] == "" for row in rows)
+    assert any(row[6].endswith(".0") for row in rows)
+    assert any(code[-1].islower() for code in codes)
+    assert len({row[2] for row in rows if row[2][0].isdigit()}) > 2_000
