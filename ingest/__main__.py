@@ -78,7 +78,7 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
     if args.reset_checkpoint:
         job.reset_checkpoint(config)
     try:
-        landed = job.run(config, available_now=args.available_now)
+        landed = job.run(config, available_now=args.available_now).landed
     except OffsetMismatchError as exc:
         print(f"bronze: {exc}", file=sys.stderr)
         return 3

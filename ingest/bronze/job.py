@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyspark.errors import StreamingQueryException
@@ -25,7 +26,9 @@ log = logging.getLogger(__name__)
 
 
 def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
-    """A local SparkSession sized for a 2-core machine (Databricks provides its own)."""
+    """A local SparkSession sized for a 2-core machine; on Databricks, the cluster's session."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return SparkSession.builder.getOrCreate()
     # Python workers (the Kafka data source runs in them) use this interpreter, not PATH's.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only
@@ -95,13 +98,21 @@ def reset_checkpoint(config: BronzeConfig) -> None:
         print(f"removed checkpoint {path}", file=sys.stderr)
 
 
-def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = None) -> int:
-    """Run the query; returns the number of rows it landed. Ctrl-C stops it cleanly."""
+@dataclass
+class BronzeRun:
+    """What one run of the query did: rows landed, and (rows, seconds) per micro-batch."""
+
+    landed: int = 0
+    batches: list[tuple[int, float]] = field(default_factory=list)
+
+
+def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = None) -> BronzeRun:
+    """Run the query until drained (available-now) or stopped (Ctrl-C in continuous mode)."""
     spark = spark or local_spark()
     query = start(spark, config, available_now)
     mode = "drain (available now)" if available_now else f"continuous, every {config.trigger_interval}"
     print(f"bronze: {mode} -> {config.table_path}", file=sys.stderr)
-    landed = 0
+    stats = BronzeRun()
     seen_batch = -1
     started = time.monotonic()
     try:
@@ -112,11 +123,12 @@ def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = 
                     seen_batch = progress["batchId"]
                     rows = progress["numInputRows"]
                     if rows:
-                        landed += rows
+                        stats.landed += rows
+                        stats.batches.append((rows, progress["durationMs"]["triggerExecution"] / 1000))
                         elapsed = time.monotonic() - started
                         print(
-                            f"bronze: batch {seen_batch}: {rows:,} events, {landed:,} in total, "
-                            f"{landed / elapsed:,.0f} events/s",
+                            f"bronze: batch {seen_batch}: {rows:,} events, {stats.landed:,} in total, "
+                            f"{stats.landed / elapsed:,.0f} events/s",
                             file=sys.stderr,
                         )
     except KeyboardInterrupt:
@@ -131,4 +143,4 @@ def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = 
             reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
             raise OffsetMismatchError(reason) from None
         raise RuntimeError(f"bronze query failed: {text}") from None
-    return landed
+    return stats

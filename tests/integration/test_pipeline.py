@@ -34,8 +34,8 @@ def landed(kafka_broker, data_root, spark):
     for payload in BAD_PAYLOADS:
         raw.produce(kafka.topic, value=payload, key=b"bad")
     assert raw.flush(10) == 0
-    landed = job.run(BronzeConfig.from_env(max_events_per_batch=5_000), available_now=True, spark=spark)
-    return result, landed
+    run = job.run(BronzeConfig.from_env(max_events_per_batch=5_000), available_now=True, spark=spark)
+    return result, run.landed
 
 
 def test_producer_acknowledges_every_line(landed):
@@ -69,7 +69,7 @@ def test_a_second_drain_reads_only_new_events(landed, data_root, spark):
     kafka = KafkaConfig.from_env()
     more = producer.publish_synthetic(500, kafka, seed=SEED + 1, quiet=True)
     again = job.run(BronzeConfig.from_env(), available_now=True, spark=spark)
-    assert again == more.published == 500
+    assert again.landed == more.published == 500
     table = bronze_table(data_root)
     assert table.num_rows == EVENTS + len(BAD_PAYLOADS) + 500
     assert table["bronze_batch_id"].to_pylist().count(max(table["bronze_batch_id"].to_pylist())) == 500
