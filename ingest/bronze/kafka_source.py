@@ -109,6 +109,9 @@ def topic_state(consumer, admin, topic: str, timeout_s: float = 10.0) -> TopicSt
     if to_scan:
         # The high watermark can be too low after batched produces: consume to the real end.
         consumer.assign(to_scan)
+        # Every partition must first return the record at (high watermark - 1), which exists;
+        # only then does an empty poll mean "no more records" rather than "not fetched yet".
+        unseen = {tp.partition for tp in to_scan}
         deadline = time.monotonic() + timeout_s
         while True:
             got = 0
@@ -119,9 +122,10 @@ def topic_state(consumer, admin, topic: str, timeout_s: float = 10.0) -> TopicSt
                         continue  # a hint only: the broker's end marker can be too early
                     raise RuntimeError(f"reading {topic}: {err}")
                 got += 1
+                unseen.discard(msg.partition())
                 key = str(msg.partition())
                 end[key] = max(end[key], msg.offset() + 1)
-            if got == 0:
+            if got == 0 and not unseen:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"could not find the end of {topic} in {timeout_s:.0f} s")
