@@ -38,6 +38,9 @@ FIRST_TRANSACTION_NO = 536365
 REAL_FILE_LINES = 536_350
 REAL_FILE_CUSTOMERS = 4_738
 
+# Accounts QA uses to place test orders (listed in seeds/test_customers.csv).
+TEST_CUSTOMERS = ("99990", "99991", "99992", "99993")
+
 # Share of lines by country, from the UCI/v.4a profile (38 countries, UK ~91%).
 COUNTRY_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("United Kingdom", 91.0),
@@ -360,6 +363,8 @@ class SyntheticSales:
                 else:
                     size = min(budget, self._lines_in_transaction())
                 customer = self._customer()
+                if rng.random() < 0.002:  # QA places orders with test accounts now and then
+                    customer = Customer(rng.choice(TEST_CUSTOMERS), ("United Kingdom",))
                 customer_no = customer.number
                 if rng.random() < 0.001:
                     customer_no = ""  # missing CustomerNo: small orders, ~55 lines per 536k

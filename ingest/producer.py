@@ -29,6 +29,7 @@ class ProduceResult:
     lines_read: int = 0
     published: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)
+    redelivered: int = 0
     failed: int = 0
     seconds: float = 0.0
 
@@ -41,6 +42,8 @@ class ProduceResult:
             f"read {self.lines_read:,} lines, published {self.published:,} events "
             f"in {self.seconds:.1f}s ({self.rate:,.0f} events/s)"
         )
+        if self.redelivered:
+            text += f" (of which {self.redelivered:,} delivered twice on purpose, as a retrying relay would)"
         if self.malformed:
             text += f", {len(self.malformed):,} malformed lines not published"
         if self.failed:
@@ -161,12 +164,19 @@ def publish_csv(path: str, kafka: KafkaConfig, quiet: bool = False) -> ProduceRe
     return publish(read_csv(path, result), kafka, source_id, result=result, quiet=quiet)
 
 
-def publish_synthetic(count: int, kafka: KafkaConfig, seed: int = 42, quiet: bool = False) -> ProduceResult:
+def publish_synthetic(
+    count: int, kafka: KafkaConfig, seed: int = 42, quiet: bool = False, redeliver_every: int = 0
+) -> ProduceResult:
+    """Publish `count` generated lines; with `redeliver_every` = N, every Nth event is sent
+    twice with the same event_id, as an at-least-once relay does after a retry."""
     result = ProduceResult()
 
     def numbered() -> Iterator[tuple[int, tuple[str, ...]]]:
         for position, row in enumerate(SyntheticSales(count, seed).rows(), start=1):
             result.lines_read += 1
             yield position, row
+            if redeliver_every and position % redeliver_every == 0:
+                result.redelivered += 1
+                yield position, row
 
     return publish(numbered(), kafka, f"synthetic:{seed}:{count}", result=result, total=count, quiet=quiet)

@@ -18,8 +18,24 @@ class Summary:
     bronze_distinct_events: int = 0
     bronze_parse_errors: int = 0
     silver_lines: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    duplicates_removed: int = 0
+    unaccounted: int = 0
+    quarantine_by_rule: list[tuple[str, int]] = field(default_factory=list)
+    excluded_by_reason: list[tuple[str, int]] = field(default_factory=list)
+    business_lines: int = 0
     gold_rows: int = 0
     top_countries: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def books(self) -> int:
+        """What Silver accounts for: lines + quarantined + failed + removed duplicates."""
+        return self.silver_lines + self.quarantined + self.failed + self.duplicates_removed
+
+    @property
+    def balanced(self) -> bool:
+        return self.books == self.bronze_rows and self.unaccounted == 0
 
 
 def bronze_counts(table_path: str) -> tuple[int, int, int]:
@@ -27,11 +43,37 @@ def bronze_counts(table_path: str) -> tuple[int, int, int]:
     import duckdb
     from deltalake import DeltaTable
 
-    dataset = DeltaTable(table_path).to_pyarrow_dataset()  # noqa: F841 - read by DuckDB below
-    row = duckdb.execute(
-        "select count(*), count(distinct event_id), count(parse_error) from dataset"
-    ).fetchone()
+    con = duckdb.connect()
+    con.register("bronze", DeltaTable(table_path).to_pyarrow_dataset())
+    row = con.execute("select count(*), count(distinct event_id), count(parse_error) from bronze").fetchone()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+_BOOKS_SQL = """
+select
+    coalesce(sum(silver_lines), 0), coalesce(sum(quarantined_lines), 0),
+    coalesce(sum(failed_lines), 0), coalesce(sum(duplicates_removed), 0),
+    coalesce(sum(unaccounted_events), 0)
+from silver.int_bronze_reconciliation
+"""
+
+# A line can break several rules: it is counted under each.
+_QUARANTINE_SQL = """
+select rule_id, count(*) as lines
+from silver.stg_bronze__quarantined_lines,
+    unnest(string_split(concat_ws(',', nullif(quarantine_rules, ''), nullif(fail_rules, '')), ','))
+        as rules(rule_id)
+group by rule_id
+order by lines desc, rule_id
+"""
+
+_TOP_COUNTRIES_SQL = """
+select country, sum(total_revenue) as revenue
+from gold.metrics_daily_country
+group by country
+order by revenue desc
+limit 5
+"""
 
 
 def collect() -> Summary:
@@ -45,40 +87,55 @@ def collect() -> Summary:
             summary.bronze_distinct_events,
             summary.bronze_parse_errors,
         ) = bronze_counts(table_path)
-    if warehouse_path().exists():
-        with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-            summary.silver_lines = con.execute(
-                "select count(*) from silver.stg_bronze__order_lines"
-            ).fetchone()[0]
-            summary.gold_rows = con.execute("select count(*) from gold.metrics_daily_country").fetchone()[0]
-            summary.top_countries = con.execute(
-                """
-                select country, sum(total_revenue) as revenue
-                from gold.metrics_daily_country
-                group by country
-                order by revenue desc
-                limit 5
-                """
-            ).fetchall()
+    if not warehouse_path().exists():
+        return summary
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        books = con.execute(_BOOKS_SQL).fetchone()
+        (
+            summary.silver_lines,
+            summary.quarantined,
+            summary.failed,
+            summary.duplicates_removed,
+            summary.unaccounted,
+        ) = (int(v) for v in books)
+        summary.quarantine_by_rule = con.execute(_QUARANTINE_SQL).fetchall()
+        summary.excluded_by_reason = con.execute(
+            "select exclusion_reason, count(*) from silver.int_excluded_lines group by 1 order by 1"
+        ).fetchall()
+        summary.business_lines = con.execute("select count(*) from silver.int_sales_lines").fetchone()[0]
+        summary.gold_rows = con.execute("select count(*) from gold.metrics_daily_country").fetchone()[0]
+        summary.top_countries = con.execute(_TOP_COUNTRIES_SQL).fetchall()
     return summary
+
+
+def _row(label: str, value: int, note: str = "") -> str:
+    return f"{label:<26}{value:>12,}   {note}".rstrip()
 
 
 def render(summary: Summary, events_sent: int | None = None) -> str:
     lines = []
     if events_sent is not None:
         verdict = "equal" if events_sent == summary.bronze_rows else "MISMATCH"
-        lines.append(f"events sent           {events_sent:>12,}")
-        lines.append(f"Bronze rows           {summary.bronze_rows:>12,}   ({verdict} to events sent)")
+        lines.append(_row("events sent", events_sent))
+        lines.append(_row("Bronze events", summary.bronze_rows, f"({verdict} to events sent)"))
     else:
-        lines.append(f"Bronze rows           {summary.bronze_rows:>12,}")
-    lines += [
-        f"  distinct events     {summary.bronze_distinct_events:>12,}",
-        f"  parse errors        {summary.bronze_parse_errors:>12,}",
-        f"Silver order lines    {summary.silver_lines:>12,}   silver.stg_bronze__order_lines",
-        f"Gold rows             {summary.gold_rows:>12,}   gold.metrics_daily_country",
-        "Top countries by net revenue:",
-    ]
-    for country, revenue in summary.top_countries:
-        lines.append(f"  {country:<20} {float(revenue):>14,.2f}")
+        lines.append(_row("Bronze events", summary.bronze_rows))
+    lines.append(_row("  with a parse error", summary.bronze_parse_errors, "(quarantined: invalid_payload)"))
+    lines.append(_row("Silver lines", summary.silver_lines, "silver.stg_bronze__order_lines"))
+    lines.append(_row("Quarantined", summary.quarantined, "silver.stg_bronze__quarantined_lines"))
+    lines += [_row(f"  {rule}", count) for rule, count in summary.quarantine_by_rule]
+    if summary.failed:
+        lines.append(_row("Failed (run stopped)", summary.failed))
+    lines.append(_row("Duplicates removed", summary.duplicates_removed, "(event_id delivered again)"))
+    verdict = "balanced" if summary.balanced else "NOT BALANCED"
+    lines.append(
+        f"  lines + quarantined + duplicates = {summary.books:,} of {summary.bronze_rows:,}: {verdict}"
+    )
+    lines.append("Valid lines the business does not count (silver.int_excluded_lines):")
+    lines += [_row(f"  {reason}", count) for reason, count in summary.excluded_by_reason]
+    lines.append(_row("Business lines", summary.business_lines, "silver.int_sales_lines"))
+    lines.append(_row("Gold rows", summary.gold_rows, "gold.metrics_daily_country"))
+    lines.append("Top countries by net revenue:")
+    lines += [f"  {country:<24}{float(revenue):>14,.2f}" for country, revenue in summary.top_countries]
     lines.append(f"Query Silver and Gold: duckdb {warehouse_path()}")
     return "\n".join(lines)

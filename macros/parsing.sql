@@ -37,3 +37,50 @@
 {% macro databricks__lakehouse_incremental_strategy() -%}
     {{ return('merge') }}
 {%- endmacro %}
+
+{#- True when the whole text matches a regular expression (RE2/Java syntax, no backslashes). -#}
+{% macro matches_pattern(expression, pattern) -%}
+    {{ return(adapter.dispatch('matches_pattern')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__matches_pattern(expression, pattern) -%}
+    regexp_like({{ expression }}, '^{{ pattern }}$')
+{%- endmacro %}
+
+{% macro duckdb__matches_pattern(expression, pattern) -%}
+    regexp_full_match({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- Text to a number only when it is one (else null): no engine-specific cast leniency. -#}
+{% macro to_decimal(expression, precision=18, scale=3) -%}
+    case
+        when {{ matches_pattern('trim(' ~ expression ~ ')', '[-+]?[0-9]+([.][0-9]+)?') }}
+            then try_cast(trim({{ expression }}) as decimal({{ precision }}, {{ scale }}))
+    end
+{%- endmacro %}
+
+{% macro to_integer(expression) -%}
+    case
+        when {{ matches_pattern('trim(' ~ expression ~ ')', '[-+]?[0-9]{1,9}') }}
+            then try_cast(trim({{ expression }}) as int)
+    end
+{%- endmacro %}
+
+{#- Models that recompute rows they already hold (whole transactions) need a merge or
+    delete+insert. The parquet-only Spark check has neither, so there they are rebuilt
+    as tables on every run: same result, full cost. -#}
+{% macro lakehouse_recompute_materialization() -%}
+    {{ return(adapter.dispatch('lakehouse_recompute_materialization')()) }}
+{%- endmacro %}
+
+{% macro default__lakehouse_recompute_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__lakehouse_recompute_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro databricks__lakehouse_recompute_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}

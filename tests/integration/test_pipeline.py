@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from ingest.demo import run_dbt
 from ingest.generator import SyntheticSales
 from ingest.summary import warehouse_path
 
-from .helpers import bronze_table
+from .helpers import PROJECT_DIR, bronze_table
 
 pytestmark = pytest.mark.integration
 
@@ -95,11 +96,22 @@ def built(landed, data_root):
     return duckdb.connect(str(warehouse_path()), read_only=True)
 
 
-def test_silver_holds_each_parsed_event_once(built):
-    silver, distinct = built.execute(
-        "select count(*), count(distinct event_id) from silver.stg_bronze__order_lines"
+def test_silver_accounts_for_every_bronze_event(built):
+    checked, lines, quarantined = built.execute(
+        """
+        select
+            (select count(*) from silver.stg_bronze__order_lines_checked),
+            (select count(*) from silver.stg_bronze__order_lines),
+            (select count(*) from silver.stg_bronze__quarantined_lines)
+        """
     ).fetchone()
-    assert silver == distinct == EVENTS + 500
+    assert checked == EVENTS + 500 + len(BAD_PAYLOADS)
+    assert lines + quarantined == checked
+    invalid = built.execute(
+        "select count(*) from silver.stg_bronze__quarantined_lines"
+        " where quarantine_rules like '%invalid_payload%'"
+    ).fetchone()[0]
+    assert invalid == len(BAD_PAYLOADS)
 
 
 def test_dates_are_read_month_first(built):
@@ -110,12 +122,34 @@ def test_dates_are_read_month_first(built):
     assert str(low) >= "2018-12-01" and str(high) <= "2019-12-09"
 
 
-def test_gold_revenue_matches_an_independent_sum_of_the_source_rows(built):
+def _seed(name: str) -> list[dict[str, str]]:
+    with (PROJECT_DIR / "seeds" / f"{name}.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(built):
+    """The business policy, restated in Python: sales with a non-positive product price are
+    quarantined, test customers and exact duplicate lines are not counted."""
+    country_names = {row["source_country"]: row["country_name"] for row in _seed("country_codes")}
+    test_customers = {row["customer_no"] for row in _seed("test_customers")}
     expected: dict[str, Decimal] = {}
+    seen: set[tuple] = set()
     for seed, count in ((SEED, EVENTS), (SEED + 1, 500)):
         for row in SyntheticSales(count, seed=seed).rows():
-            amount = Decimal(row[4]) * int(row[5])
-            expected[row[7]] = expected.get(row[7], Decimal(0)) + amount
+            number, day, product, name, price_text, quantity_text, customer, country = row
+            price, quantity = Decimal(price_text), int(quantity_text)
+            is_return = number.startswith("C")
+            if not is_return and product[0].isdigit() and price <= 0:
+                continue
+            customer = customer.removesuffix(".0")
+            if customer in test_customers:
+                continue
+            line = (number, day, product.upper(), name, price, quantity, customer, country)
+            if line in seen:
+                continue
+            seen.add(line)
+            name_ = country_names.get(country, country)
+            expected[name_] = expected.get(name_, Decimal(0)) + price * quantity
     actual = dict(
         built.execute(
             "select country, sum(total_revenue) from gold.metrics_daily_country group by country"
@@ -128,6 +162,6 @@ def test_incremental_rerun_adds_nothing_new(built, data_root):
     built.close()
     run_dbt("build")
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
-        assert con.execute("select count(*) from silver.stg_bronze__order_lines").fetchone()[0] == (
-            EVENTS + 500
+        assert con.execute("select count(*) from silver.stg_bronze__order_lines_checked").fetchone()[0] == (
+            EVENTS + 500 + len(BAD_PAYLOADS)
         )

@@ -81,3 +81,18 @@ def test_source_quirks_are_present():
     assert any(row[6].endswith(".0") for row in rows)
     assert any(code[-1].islower() for code in codes)
     assert len({row[2] for row in rows if row[2][0].isdigit()}) > 2_000
+
+
+def test_some_orders_come_from_the_test_accounts_in_the_seed():
+    import csv
+    from pathlib import Path
+
+    from ingest.generator import TEST_CUSTOMERS
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "test_customers.csv"
+    with seed.open() as handle:
+        listed = {row["customer_no"] for row in csv.DictReader(handle)}
+    assert set(TEST_CUSTOMERS) <= listed
+    rows = list(SyntheticSales(100_000, seed=9).rows())
+    share = sum(1 for row in rows if row[6] in listed) / len(rows)
+    assert 0 < share < 0.01

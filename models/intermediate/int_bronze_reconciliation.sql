@@ -1,0 +1,64 @@
+{{ config(materialized='table') }}
+
+-- The books of Silver, per Bronze micro-batch: every Bronze row is the kept copy of a valid,
+-- quarantined or failed event, or a removed duplicate of one. Nothing may be unaccounted.
+with bronze as (
+
+    select
+        bronze_rows.bronze_batch_id,
+        bronze_rows.kafka_topic,
+        bronze_rows.kafka_partition,
+        bronze_rows.kafka_offset,
+        {{ bronze_event_key('bronze_rows') }} as event_key
+    from {{ source('bronze', 'sales_transactions') }} as bronze_rows
+
+),
+
+checked as (
+
+    select * from {{ ref('stg_bronze__order_lines_checked') }}
+
+),
+
+known_events as (
+
+    select distinct event_key from checked
+
+),
+
+classified as (
+
+    select
+        bronze.bronze_batch_id,
+        case
+            when kept.event_key is not null then kept.line_status
+            when known_events.event_key is not null then 'duplicate'
+            else 'unaccounted'
+        end as outcome
+    from bronze
+    left join checked as kept
+        on
+            bronze.kafka_topic = kept.kafka_topic
+            and bronze.kafka_partition = kept.kafka_partition
+            and bronze.kafka_offset = kept.kafka_offset
+    left join known_events
+        on bronze.event_key = known_events.event_key
+
+),
+
+final as (
+
+    select
+        bronze_batch_id,
+        count(*) as bronze_events,
+        sum(case when outcome = 'valid' then 1 else 0 end) as silver_lines,
+        sum(case when outcome = 'quarantined' then 1 else 0 end) as quarantined_lines,
+        sum(case when outcome = 'failed' then 1 else 0 end) as failed_lines,
+        sum(case when outcome = 'duplicate' then 1 else 0 end) as duplicates_removed,
+        sum(case when outcome = 'unaccounted' then 1 else 0 end) as unaccounted_events
+    from classified
+    group by bronze_batch_id
+
+)
+
+select * from final

@@ -1,0 +1,120 @@
+{{
+    config(
+        materialized=lakehouse_recompute_materialization(),
+        unique_key='event_id',
+        incremental_strategy=lakehouse_incremental_strategy(),
+        on_schema_change='fail',
+    )
+}}
+
+with lines as (
+
+    select * from {{ ref('stg_bronze__order_lines') }}
+    {% if is_incremental() %}
+        -- a transaction touched by a new line is recomputed whole: the duplicate-line flag
+        -- compares lines within a transaction
+        where transaction_no in (
+            select touched.transaction_no from {{ ref('stg_bronze__order_lines') }} as touched
+            where touched.bronze_ingested_at > (
+                select max(already_enriched.bronze_ingested_at) from {{ this }} as already_enriched
+            ) - interval '{{ var("silver_lookback_hours") }}' hour
+        )
+    {% endif %}
+
+),
+
+countries as (
+
+    select * from {{ ref('country_codes') }}
+
+),
+
+non_product_codes as (
+
+    select * from {{ ref('non_product_codes') }}
+
+),
+
+test_customers as (
+
+    select * from {{ ref('test_customers') }}
+
+),
+
+joined as (
+
+    select
+        lines.*,
+        countries.country_name,
+        countries.iso_code as country_code,
+        countries.region as country_region,
+        non_product_codes.description as non_product_description,
+        test_customers.customer_no is not null as is_test_customer
+    from lines
+    left join countries
+        on lines.source_country = countries.source_country
+    left join non_product_codes
+        on lines.product_no = non_product_codes.product_no
+    left join test_customers
+        on lines.customer_no = test_customers.customer_no
+
+),
+
+ranked as (
+
+    -- the source repeats some lines exactly (same transaction, date, product, name, price,
+    -- quantity, customer, country) under different event ids: the first by event order is
+    -- the line, the others are flagged as duplicate lines
+    select
+        joined.*,
+        row_number() over (
+            partition by
+                joined.transaction_no, joined.sale_date, joined.product_no, joined.product_name,
+                joined.unit_price, joined.quantity, joined.customer_no, joined.source_country
+            order by
+                joined.occurred_at, joined.kafka_partition, joined.kafka_offset, joined.event_id
+        ) as line_copy_number
+    from joined
+
+),
+
+final as (
+
+    select
+        event_id,
+        transaction_no,
+        sale_date,
+        product_no,
+        product_name,
+        unit_price,
+        quantity,
+        cast(unit_price * quantity as decimal(20, 3)) as line_total,
+        cast(case when is_return then 0 else unit_price * quantity end as decimal(20, 3))
+            as gross_amount,
+        cast(case when is_return then -unit_price * quantity else 0 end as decimal(20, 3))
+            as return_amount,
+        customer_no,
+        coalesce(country_name, source_country) as country,
+        country_code,
+        country_region,
+        source_country,
+        is_return,
+        is_non_product,
+        non_product_description,
+        is_test_customer,
+        line_copy_number > 1 as is_duplicate_line,
+        concat_ws(
+            ',',
+            nullif(warning_rules, ''),
+            case when country_code is null then 'unknown_country' end
+        ) as warning_rules,
+        occurred_at,
+        kafka_partition,
+        kafka_offset,
+        bronze_batch_id,
+        bronze_ingested_at
+    from ranked
+
+)
+
+select * from final
