@@ -4,7 +4,7 @@
         unique_key='event_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
-        post_hook="{{ raise_on_fail_rules() }}",
+        post_hook={"sql": "{{ raise_on_fail_rules() }}", "transaction": false},
     )
 }}
 

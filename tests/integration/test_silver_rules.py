@@ -1,0 +1,177 @@
+"""Every malformed-input case of the quality rules, through dbt on DuckDB: each bad event
+is quarantined with the rule it broke (or kept with a warning), none is lost."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from ingest.demo import run_dbt
+from ingest.summary import warehouse_path
+
+from .bronze_rows import BronzeWriter, event, invalid, line
+from .helpers import bronze_path
+
+pytestmark = pytest.mark.integration
+
+CASES: dict[str, tuple[dict, str, str]] = {
+    # event_id: (line fields, expected status, expected rules (quarantine or warning))
+    "good-sale": (line(), "valid", ""),
+    "good-return": (line(transaction_no="C536379", quantity="-6"), "valid", ""),
+    "no-transaction": (line(transaction_no=" "), "quarantined", "missing_transaction_no"),
+    "no-product": (line(product_no=""), "quarantined", "missing_product_no"),
+    "no-customer": (line(customer_no=""), "valid", "missing_customer_no"),
+    "bad-date": (line(date="not a date"), "quarantined", "unparseable_date"),
+    "month-13": (line(date="13/25/2019"), "quarantined", "unparseable_date"),
+    "future-date": (line(date="1/1/2099"), "quarantined", "date_out_of_range"),
+    "before-start": (line(date="11/30/2018"), "quarantined", "date_out_of_range"),
+    "bad-price": (line(price="abc"), "quarantined", "invalid_price"),
+    "zero-price": (line(price="0"), "quarantined", "non_positive_price"),
+    "negative-price": (line(price="-2.50"), "quarantined", "non_positive_price"),
+    "zero-quantity": (line(quantity="0"), "quarantined", "zero_quantity"),
+    "fractional-quantity": (line(quantity="2.5"), "quarantined", "invalid_quantity"),
+    "negative-sale": (line(quantity="-3"), "quarantined", "quantity_sign_mismatch"),
+    "positive-return": (
+        line(transaction_no="C536380", quantity="3"),
+        "quarantined",
+        "quantity_sign_mismatch",
+    ),
+    "postage": (
+        line(product_no="POST", product_name="Postage", price="18.00", quantity="1"),
+        "valid",
+        "non_product_code",
+    ),
+    "bad-debt": (
+        line(product_no="B", product_name="Adjust bad debt", price="-11062.06", quantity="1"),
+        "valid",
+        "non_product_code",
+    ),
+    "two-rules": (line(product_no="", date="x"), "quarantined", "missing_product_no,unparseable_date"),
+}
+
+
+@pytest.fixture(scope="module")
+def warehouse(data_root):
+    writer = BronzeWriter(bronze_path(data_root))
+    writer.append([event(event_id, fields) for event_id, (fields, _, _) in CASES.items()])
+    writer.append(
+        [
+            invalid("this is not json"),
+            invalid('{"line": {}}', "missing event_id"),
+            event("good-sale", CASES["good-sale"][0]),  # delivered again: a duplicate
+            event("float-customer", line(customer_no="17490.0", transaction_no="536400")),
+            event("lowercase-code", line(product_no="85123a", transaction_no="536401")),
+            event("eire", line(country="EIRE", transaction_no="536402")),
+            event("atlantis", line(country="Atlantis", transaction_no="536403")),
+            event("test-customer", line(customer_no="99990", transaction_no="536404")),
+            event("same-line-1", line(transaction_no="536405")),
+            event("same-line-2", line(transaction_no="536405")),
+        ]
+    )
+    run_dbt("build")
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        yield con
+
+
+def checked(con, event_id: str) -> tuple:
+    return con.execute(
+        "select line_status, quarantine_rules, warning_rules from silver.stg_bronze__order_lines_checked "
+        "where event_id = ?",
+        [event_id],
+    ).fetchone()
+
+
+@pytest.mark.parametrize("event_id", list(CASES))
+def test_each_case_gets_its_status_and_rule(warehouse, event_id):
+    _, status, rules = CASES[event_id]
+    actual_status, quarantine_rules, warning_rules = checked(warehouse, event_id)
+    assert actual_status == status
+    assert (quarantine_rules if status == "quarantined" else warning_rules) == rules
+
+
+def test_invalid_payloads_are_quarantined_with_their_raw_value(warehouse):
+    rows = warehouse.execute(
+        "select raw_value, parse_error, quarantine_rules, kafka_offset"
+        " from silver.stg_bronze__quarantined_lines where event_id is null order by kafka_offset"
+    ).fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("this is not json", "invalid JSON", "invalid_payload"),
+        ('{"line": {}}', "missing event_id", "invalid_payload"),
+    ]
+
+
+def test_dates_are_month_first(warehouse):
+    day = warehouse.execute(
+        "select sale_date from silver.stg_bronze__order_lines where event_id = 'good-sale'"
+    ).fetchone()[0]
+    assert str(day) == "2019-12-09"
+
+
+def test_a_redelivered_event_keeps_its_earliest_copy(warehouse):
+    batch, offset = warehouse.execute(
+        "select bronze_batch_id, kafka_offset from silver.stg_bronze__order_lines_checked"
+        " where event_id = 'good-sale'"
+    ).fetchone()
+    assert (batch, offset) == (0, 0)
+    books = warehouse.execute(
+        "select sum(bronze_events), sum(silver_lines), sum(quarantined_lines), sum(duplicates_removed), "
+        "sum(unaccounted_events) from silver.int_bronze_reconciliation"
+    ).fetchone()
+    valid = sum(1 for _, status, _ in CASES.values() if status == "valid") + 7  # 7 good ones in batch 1
+    quarantined = len(CASES) + 10 - 1 - valid  # everything else but the one duplicate
+    assert books == (len(CASES) + 10, valid, quarantined, 1, 0)
+
+
+def test_customer_numbers_tolerate_a_trailing_point_zero(warehouse):
+    assert warehouse.execute(
+        "select customer_no from silver.stg_bronze__order_lines where event_id = 'float-customer'"
+    ).fetchone() == ("17490",)
+
+
+def test_stock_code_suffixes_are_upper_cased(warehouse):
+    assert warehouse.execute(
+        "select product_no from silver.stg_bronze__order_lines where event_id = 'lowercase-code'"
+    ).fetchone() == ("85123A",)
+
+
+def test_countries_are_normalised_through_the_seed(warehouse):
+    rows = dict(
+        warehouse.execute(
+            "select event_id, country || '/' || coalesce(country_code, '?') || '/' || warning_rules "
+            "from silver.int_order_lines_enriched where event_id in ('eire', 'atlantis')"
+        ).fetchall()
+    )
+    assert rows == {"eire": "Ireland/IE/", "atlantis": "Atlantis/?/unknown_country"}
+
+
+def test_returns_pass_with_signed_amounts(warehouse):
+    row = warehouse.execute(
+        "select is_return, line_total, gross_amount, return_amount from silver.int_order_lines_enriched "
+        "where event_id = 'good-return'"
+    ).fetchone()
+    assert row[0] is True
+    assert (float(row[1]), float(row[2]), float(row[3])) == (-15.3, 0.0, 15.3)
+
+
+def test_test_customers_and_duplicate_lines_are_excluded_and_counted(warehouse):
+    excluded = dict(
+        warehouse.execute("select event_id, exclusion_reason from silver.int_excluded_lines").fetchall()
+    )
+    assert excluded == {"test-customer": "test_customer", "same-line-2": "duplicate_line"}
+    counted = {r[0] for r in warehouse.execute("select event_id from silver.int_sales_lines").fetchall()}
+    assert "same-line-1" in counted and "same-line-2" not in counted and "test-customer" not in counted
+
+
+def test_a_fail_rule_stops_the_run_with_a_clear_message(warehouse, data_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    BronzeWriter(bronze_path(tmp_path)).append(
+        [event("v1", line()), event("v2", line(transaction_no="536999"), schema_version="2")]
+    )
+    with pytest.raises(RuntimeError, match="dbt build"):
+        run_dbt("build")
+    with duckdb.connect(str(tmp_path / "warehouse" / "lakehouse.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "select line_status, fail_rules from silver.stg_bronze__order_lines_checked where event_id = 'v2'"
+        ).fetchone() == ("failed", "unsupported_schema_version")
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert "metrics_daily_country" not in tables, "Gold was built although Silver stopped"
