@@ -24,34 +24,38 @@
     }) }}
 {%- endmacro %}
 
-{#- Rule severities from the seed, read when the model compiles: {rule_id: severity}. -#}
-{% macro quality_rule_severities() -%}
-    {%- set severities = {} -%}
-    {%- if execute -%}
-        {%- set rows = run_query("select rule_id, severity from " ~ ref('quality_rules')) -%}
-        {%- for row in rows -%}
-            {%- do severities.update({row[0]: row[1]}) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{ return(severities) }}
+{#- One row with one column per rule holding its severity, read from the seed at run time
+    (so a severity changed in the seed applies to the next rows Silver checks). -#}
+{% macro rule_severities_row() -%}
+    select
+    {%- for rule_id in order_line_rule_conditions() %}
+        max(case when rule_id = '{{ rule_id }}' then severity end) as {{ rule_id }}
+        {%- if not loop.last %},{% endif %}
+    {%- endfor %}
+    from {{ ref('quality_rules') }}
 {%- endmacro %}
 
-{#- A comma-separated list of the rules a row breaks, among those of one severity
-    ('' when none). concat_ws skips nulls on every engine. -#}
-{% macro broken_rules(severity=none) -%}
-    {%- set severities = quality_rule_severities() -%}
-    {%- set conditions = order_line_rule_conditions() -%}
-    {%- set selected = [] -%}
-    {%- for rule_id, condition in conditions.items() -%}
-        {%- if severity is none or severities.get(rule_id) == severity -%}
-            {%- do selected.append((rule_id, condition)) -%}
-        {%- endif -%}
-    {%- endfor -%}
+{#- A comma-separated list of the rules a row breaks among those of one severity ('' when
+    none); `severities` is the alias of rule_severities_row(). concat_ws skips nulls. -#}
+{% macro broken_rules(severity, severities='rule_severity') -%}
     concat_ws(','
-    {%- for rule_id, condition in selected %},
-        case when {{ condition }} then '{{ rule_id }}' end
+    {%- for rule_id, condition in order_line_rule_conditions().items() %},
+        case
+            when {{ severities }}.{{ rule_id }} = '{{ severity }}' and ({{ condition }})
+                then '{{ rule_id }}'
+        end
+    {%- endfor %})
+{%- endmacro %}
+
+{#- The rules as code (conditions) and as data (seed) must list the same rule ids. -#}
+{#- unknown_country needs the country seed, so int_order_lines_enriched checks it (as a
+    warning: it cannot quarantine a line that Silver governance already passed). -#}
+{% macro rule_ids_in_code() -%}
+    {%- for rule_id in (order_line_rule_conditions().keys() | list) + ['unknown_country'] %}
+    select '{{ rule_id }}' as rule_id
+    {%- if not loop.last %}
+    union all{% endif %}
     {%- endfor %}
-    {%- if selected | length == 0 %}, cast(null as string){% endif %})
 {%- endmacro %}
 
 {#- Post-hook: stop the run when any event broke a rule of severity `fail`. -#}

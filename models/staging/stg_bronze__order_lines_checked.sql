@@ -8,8 +8,6 @@
     )
 }}
 
--- depends_on: {{ ref('quality_rules') }}
-
 with source as (
 
     select * from {{ source('bronze', 'sales_transactions') }}
@@ -91,6 +89,13 @@ typed as (
 
 ),
 
+rule_severity as (
+
+    -- one row: the severity of each rule, from the quality_rules seed
+    {{ rule_severities_row() }}
+
+),
+
 checked as (
 
     select
@@ -99,6 +104,7 @@ checked as (
         {{ broken_rules('quarantine') }} as quarantine_rules,
         {{ broken_rules('warn') }} as warning_rules
     from typed
+    cross join rule_severity
 
 ),
 
