@@ -15,8 +15,9 @@
 {% macro spark__register_bronze_source() -%}
     {% if execute %}
         {% do run_query('create database if not exists bronze') %}
+        {% do run_query('drop table if exists bronze.sales_transactions') %}
         {% do run_query(
-            "create table if not exists bronze.sales_transactions using parquet location '"
+            "create table bronze.sales_transactions using parquet location '"
             ~ env_var('BRONZE_TABLE_PATH', env_var('LAKEHOUSE_DATA_DIR', 'data') ~ '/bronze/sales_transactions') ~ "'"
         ) %}
         {% do run_query('refresh table bronze.sales_transactions') %}
