@@ -102,7 +102,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from ingest import bench
 
-    return bench.main(events=args.events, out=args.out)
+    return bench.main(events=args.events, out=args.out, silver_history=args.silver_history)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--out", default="bench/results.md")
+    p.add_argument(
+        "--silver-history",
+        type=int,
+        default=500_000,
+        help="events per day of history (1x) for the Silver bench",
+    )
     p.set_defaults(func=_cmd_bench)
     return parser
 

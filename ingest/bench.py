@@ -7,7 +7,10 @@ Steps, on a fresh data directory under data/bench:
 3. drain the topic into Bronze with the streaming ingester (drain rate; per-batch rates;
    the steady rate leaves out the first batch, which pays for JVM and Python worker warm-up);
 4. `dbt build --target local` on that Bronze (full build), then again with nothing new
-   (the incremental no-op cost).
+   (the incremental no-op cost);
+5. Silver at two history sizes (1x and 4x days of Bronze at the same event rate, written
+   straight into Delta): a full refresh, then an incremental run for a 5-minute slice of new
+   events. The incremental cost must follow the new data, not the history.
 """
 
 from __future__ import annotations
@@ -30,7 +33,68 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def main(events: int = 1_000_000, out: str = "bench/results.md") -> int:
+def _dbt_seconds(*args: str) -> tuple[float, float]:
+    """(wall seconds, seconds dbt spent in the selected nodes) of one dbt call."""
+    import json
+
+    from ingest import demo
+
+    started = time.monotonic()
+    demo.run_dbt(*args, quiet=True)
+    wall = time.monotonic() - started
+    results = json.loads((demo.PROJECT_DIR / "target" / "run_results.json").read_text())
+    return wall, sum(r["execution_time"] for r in results["results"])
+
+
+def silver_bench(history_events: int, figures: dict[str, str]) -> None:
+    """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history."""
+    from ingest import demo
+    from ingest.bronze.direct import BronzeWriter, event
+    from ingest.bronze.transform import LINE_FIELDS
+    from ingest.generator import SyntheticSales
+
+    per_minute = history_events / (24 * 60)  # the history is one day of events per 1x
+    batch_minutes = 15
+    slice_events = round(per_minute * 5)
+    base = data_dir()
+    for multiple in (1, 4):
+        os.environ["LAKEHOUSE_DATA_DIR"] = str(base / f"bench-silver-{multiple}x")
+        demo.reset_local_state()
+        writer = BronzeWriter(str(data_dir() / "bronze" / "sales_transactions"))
+        total = history_events * multiple
+        rows = enumerate(SyntheticSales(total + slice_events, seed=7).rows())
+        batch_size = round(per_minute * batch_minutes)
+        minute = 0.0
+        written = 0
+        print(f"bench: writing {total:,} Bronze rows ({multiple}x history)", file=sys.stderr)
+        while written < total:
+            size = min(batch_size, total - written)
+            batch = [event(f"h{i}", dict(zip(LINE_FIELDS, row, strict=True))) for i, row in _take(rows, size)]
+            writer.append(batch, minutes_after_base=minute)
+            written += size
+            minute += batch_minutes
+        demo.run_dbt("seed", quiet=True)
+        full_wall, full_nodes = _dbt_seconds("run", "--select", "tag:silver")
+        new = [
+            event(f"n{i}", dict(zip(LINE_FIELDS, row, strict=True))) for i, row in _take(rows, slice_events)
+        ]
+        writer.append(new, minutes_after_base=minute + 5)
+        inc_wall, inc_nodes = _dbt_seconds("run", "--select", "tag:silver")
+        figures[f"silver_full_{multiple}x"] = (
+            f"{full_nodes:.1f} s in models ({full_wall:.1f} s wall), {total:,} Bronze rows"
+        )
+        figures[f"silver_incremental_{multiple}x"] = (
+            f"{inc_nodes:.1f} s in models ({inc_wall:.1f} s wall), {slice_events:,} new events"
+        )
+    os.environ["LAKEHOUSE_DATA_DIR"] = str(base)
+
+
+def _take(iterator, n: int):
+    for _ in range(n):
+        yield next(iterator)
+
+
+def main(events: int = 1_000_000, out: str = "bench/results.md", silver_history: int = 500_000) -> int:
     root = data_dir()
     csv_path = root / "bench-input" / f"synthetic-{events}.csv"
     if not csv_path.exists():
@@ -83,6 +147,9 @@ def main(events: int = 1_000_000, out: str = "bench/results.md") -> int:
     demo.run_dbt("build")
     figures["dbt_noop"] = f"{time.monotonic() - started:.1f} s (same build again, no new events)"
 
+    os.environ["LAKEHOUSE_DATA_DIR"] = str(root)
+    silver_bench(silver_history, figures)
+
     peak_mb = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -113,6 +180,10 @@ def render(events: int, figures: dict[str, str], peak_mb: float) -> str:
     lines += [
         f"| dbt build, full | {figures['dbt_full']} |",
         f"| dbt build, incremental no-op | {figures['dbt_noop']} |",
+        f"| Silver full refresh, 1x history | {figures['silver_full_1x']} |",
+        f"| Silver incremental 5-min slice, 1x history | {figures['silver_incremental_1x']} |",
+        f"| Silver full refresh, 4x history | {figures['silver_full_4x']} |",
+        f"| Silver incremental 5-min slice, 4x history | {figures['silver_incremental_4x']} |",
         f"| peak RSS (python + waited children) | {peak_mb:,.0f} MB |",
         "",
     ]

@@ -20,11 +20,13 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else "dbt"
 
 
-def run_dbt(*args: str, target: str = "local") -> None:
+def run_dbt(*args: str, target: str = "local", quiet: bool = False) -> None:
     """Run dbt in the project with this project's profiles; raise if it fails."""
     (data_dir() / "warehouse").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LAKEHOUSE_DATA_DIR": str(data_dir())}
     cmd = [dbt_executable(), *args, "--target", target, "--profiles-dir", str(PROJECT_DIR)]
+    if quiet:
+        cmd.insert(1, "--quiet")
     completed = subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"`dbt {' '.join(args)} --target {target}` failed ({completed.returncode})")

@@ -1,22 +1,44 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized=lakehouse_recompute_materialization(),
+        unique_key='bronze_batch_id',
+        incremental_strategy=lakehouse_incremental_strategy(),
+        on_schema_change='fail',
+    )
+}}
 
 -- The books of Silver, per Bronze micro-batch: every Bronze row is the kept copy of a valid,
 -- quarantined or failed event, or a removed duplicate of one. Nothing may be unaccounted.
-with bronze as (
+-- Incremental: the batches Bronze landed within the lookback window are recounted.
+with source as (
 
     select
-        bronze_rows.bronze_batch_id,
-        bronze_rows.kafka_topic,
-        bronze_rows.kafka_partition,
-        bronze_rows.kafka_offset,
-        {{ bronze_event_key('bronze_rows') }} as event_key
-    from {{ source('bronze', 'sales_transactions') }} as bronze_rows
+        source_rows.bronze_batch_id,
+        source_rows.kafka_topic,
+        source_rows.kafka_partition,
+        source_rows.kafka_offset,
+        source_rows.ingested_at,
+        {{ bronze_event_key('source_rows') }} as event_key
+    from {{ source('bronze', 'sales_transactions') }} as source_rows
+
+),
+
+bronze as (
+
+    -- every row of a micro-batch carries the batch's ingestion time, so this keeps whole batches
+    select * from source
+    {% if is_incremental() %}
+        where ingested_at > {{ high_water_mark('last_ingested_at', var('silver_lookback_hours')) }}
+    {% endif %}
 
 ),
 
 checked as (
 
     select * from {{ ref('stg_bronze__order_lines_checked') }}
+    {% if is_incremental() %}
+        where event_key in (select bronze.event_key from bronze)
+    {% endif %}
 
 ),
 
@@ -30,6 +52,7 @@ classified as (
 
     select
         bronze.bronze_batch_id,
+        bronze.ingested_at,
         case
             when kept.event_key is not null then kept.line_status
             when known_events.event_key is not null then 'duplicate'
@@ -50,6 +73,7 @@ final as (
 
     select
         bronze_batch_id,
+        max(ingested_at) as last_ingested_at,
         count(*) as bronze_events,
         sum(case when outcome = 'valid' then 1 else 0 end) as silver_lines,
         sum(case when outcome = 'quarantined' then 1 else 0 end) as quarantined_lines,

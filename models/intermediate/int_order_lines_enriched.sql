@@ -15,9 +15,9 @@ with lines as (
         -- compares lines within a transaction
         where transaction_no in (
             select touched.transaction_no from {{ ref('stg_bronze__order_lines') }} as touched
-            where touched.bronze_ingested_at > (
-                select max(already_enriched.bronze_ingested_at) from {{ this }} as already_enriched
-            ) - interval '{{ var("silver_lookback_hours") }}' hour
+            where
+                touched.bronze_ingested_at
+                > {{ high_water_mark('bronze_ingested_at', var('silver_lookback_hours')) }}
         )
     {% endif %}
 

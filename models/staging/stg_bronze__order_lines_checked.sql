@@ -13,9 +13,8 @@ with source as (
     select * from {{ source('bronze', 'sales_transactions') }}
     {% if is_incremental() %}
         -- only Bronze rows newer than what Silver has seen, minus a window for late events
-        where ingested_at > (
-            select max(already_checked.bronze_ingested_at) from {{ this }} as already_checked
-        ) - interval '{{ var("silver_lookback_hours") }}' hour
+        where
+            ingested_at > {{ high_water_mark('bronze_ingested_at', var('silver_lookback_hours')) }}
     {% endif %}
 
 ),

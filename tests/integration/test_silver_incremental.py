@@ -6,11 +6,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from ingest.bronze.direct import BronzeWriter, event, invalid
 from ingest.bronze.transform import LINE_FIELDS
 from ingest.demo import run_dbt
 from ingest.generator import SyntheticSales
 
-from .bronze_rows import BronzeWriter, event, invalid
 from .helpers import bronze_path
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from ingest.bronze.direct import BronzeWriter, event, invalid, line
 from ingest.demo import run_dbt
 from ingest.summary import warehouse_path
 
-from .bronze_rows import BronzeWriter, event, invalid, line
 from .helpers import bronze_path
 
 pytestmark = pytest.mark.integration

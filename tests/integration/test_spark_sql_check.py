@@ -9,12 +9,12 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
+from ingest.bronze.direct import BronzeWriter, event, invalid
 from ingest.bronze.transform import LINE_FIELDS
 from ingest.demo import run_dbt
 from ingest.generator import SyntheticSales
 from ingest.summary import warehouse_path
 
-from .bronze_rows import BronzeWriter, event, invalid
 from .helpers import bronze_path
 from .test_silver_rules import CASES
 

@@ -1,5 +1,6 @@
-"""Write Bronze rows straight into the Delta table, as the ingester would, for dbt tests that
-need exact control over payloads, batches and arrival times (no broker or Spark needed)."""
+"""Write Bronze rows straight into the Delta table, in the ingester's schema, without the
+broker or Spark: for dbt tests that need exact control over payloads, micro-batches and
+arrival times, and for benchmarks of Silver that need millions of Bronze rows quickly."""
 
 from __future__ import annotations
 
