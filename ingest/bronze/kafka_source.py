@@ -39,6 +39,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ingest.config import KafkaConfig
+
 SOURCE_NAME = "kafka_python"
 
 KAFKA_SCHEMA = StructType(
@@ -61,25 +63,20 @@ class OffsetMismatchError(RuntimeError):
 
 
 def _client_config(options: dict[str, str]) -> dict[str, object]:
-    conf: dict[str, object] = {
-        "bootstrap.servers": options["kafka.bootstrap.servers"],
+    """Consumer settings: the project's Kafka connection (Event Hubs SASL from the
+    environment, as everywhere) plus what a bounded, checkpoint-driven reader needs."""
+    kafka = KafkaConfig(
+        bootstrap_servers=options["kafka.bootstrap.servers"],
+        eventhubs_connection_string=os.environ.get("EVENTHUBS_CONNECTION_STRING") or None,
+    )
+    return {
+        **kafka.client_config(),
         "group.id": options.get("kafka.group.id", "bronze-ingester"),
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "fetch.queue.backoff.ms": 1,
         "auto.offset.reset": "error",
     }
-    connection_string = os.environ.get("EVENTHUBS_CONNECTION_STRING")
-    if connection_string:
-        conf.update(
-            {
-                "security.protocol": "SASL_SSL",
-                "sasl.mechanism": "PLAIN",
-                "sasl.username": "$ConnectionString",
-                "sasl.password": connection_string,
-            }
-        )
-    return conf
 
 
 @dataclass(frozen=True)
