@@ -134,6 +134,7 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
     test_customers = {row["customer_no"] for row in _seed("test_customers")}
     expected: dict[str, Decimal] = {}
     seen: set[tuple] = set()
+    orders: set[str] = set()
     for seed, count in ((SEED, EVENTS), (SEED + 1, 500)):
         for row in SyntheticSales(count, seed=seed).rows():
             number, day, product, name, price_text, quantity_text, customer, country = row
@@ -148,6 +149,8 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
             if line in seen:
                 continue
             seen.add(line)
+            if not is_return:
+                orders.add(number)
             name_ = country_names.get(country, country)
             expected[name_] = expected.get(name_, Decimal(0)) + price * quantity
     actual = dict(
@@ -156,6 +159,12 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
         ).fetchall()
     )
     assert actual == expected
+    fact_total, fact_orders = built.execute(
+        "select sum(net_amount), count(distinct case when not is_return then transaction_no end)"
+        " from gold.fct_sales_lines"
+    ).fetchone()
+    assert fact_total == sum(expected.values())
+    assert fact_orders == len(orders)
 
 
 def test_incremental_rerun_adds_nothing_new(built, data_root):

@@ -1,4 +1,4 @@
-"""Silver built in increments (new, late and duplicate events arriving between runs) equals
+"""Silver and Gold built in increments (new, late and duplicate events arriving between runs) equals
 Silver built in one full refresh, row for row."""
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ COMPARED = (
     "silver.int_excluded_lines",
     "silver.int_bronze_reconciliation",
     "gold.metrics_daily_country",
+    "gold.fct_sales_lines",
+    "gold.dim_product",
+    "gold.dim_customer",
+    "gold.dim_date",
 )
 
 

@@ -64,3 +64,16 @@ def test_gold_is_the_same_on_spark(both_engines):
     duck = con.execute("select * from gold.metrics_daily_country").fetchall()
     spark = spark_table(warehouse_dir, "gold", "metrics_daily_country").to_pylist()
     assert normalise(tuple(row.values()) for row in spark) == normalise(duck)
+
+
+@pytest.mark.parametrize(
+    "table", ["fct_sales_lines", "dim_product", "dim_customer", "dim_date", "dim_country"]
+)
+def test_the_star_schema_is_the_same_on_spark(both_engines, table):
+    con, warehouse_dir = both_engines
+    duck = con.execute(f"select * from gold.{table}").fetchall()
+    columns = [d[0] for d in con.execute(f"select * from gold.{table} limit 0").description]
+    spark = spark_table(warehouse_dir, "gold", table)
+    spark_rows = list(zip(*[spark[c].to_pylist() for c in columns], strict=True))
+    assert len(duck) > 0
+    assert normalise(spark_rows) == normalise(duck)
