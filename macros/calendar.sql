@@ -50,3 +50,29 @@
 {% macro duckdb__day_name(date_expression) -%}
     dayname({{ date_expression }})
 {%- endmacro %}
+
+{#- Whole days from start to end (end - start). -#}
+{% macro days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start_date, end_date) -%}
+    datediff({{ end_date }}, {{ start_date }})
+{%- endmacro %}
+
+{% macro duckdb__days_between(start_date, end_date) -%}
+    date_diff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{#- A date plus n days. -#}
+{% macro add_days(date_expression, days) -%}
+    {{ return(adapter.dispatch('add_days')(date_expression, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date_expression, days) -%}
+    date_add({{ date_expression }}, {{ days }})
+{%- endmacro %}
+
+{% macro duckdb__add_days(date_expression, days) -%}
+    cast({{ date_expression }} + interval '{{ days }}' day as date)
+{%- endmacro %}

@@ -25,6 +25,8 @@ COMPARED = (
     "gold.dim_product",
     "gold.dim_customer",
     "gold.dim_date",
+    "gold.metrics_product_monthly",
+    "gold.metrics_customer_rfm",
 )
 
 

@@ -67,7 +67,16 @@ def test_gold_is_the_same_on_spark(both_engines):
 
 
 @pytest.mark.parametrize(
-    "table", ["fct_sales_lines", "dim_product", "dim_customer", "dim_date", "dim_country"]
+    "table",
+    [
+        "fct_sales_lines",
+        "dim_product",
+        "dim_customer",
+        "dim_date",
+        "dim_country",
+        "metrics_product_monthly",
+        "metrics_customer_rfm",
+    ],
 )
 def test_the_star_schema_is_the_same_on_spark(both_engines, table):
     con, warehouse_dir = both_engines

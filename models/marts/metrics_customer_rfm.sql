@@ -1,0 +1,73 @@
+-- Customer value (RFM): recency, frequency and monetary value as of the day after the
+-- latest sale, scored 1-5 by quintile (ties broken by customer number) and segmented.
+with sales_lines as (
+
+    select * from {{ ref('fct_sales_lines') }}
+    where customer_key is not null
+
+),
+
+as_of as (
+
+    select {{ add_days('max(sale_date)', 1) }} as as_of_date
+    from sales_lines
+
+),
+
+per_customer as (
+
+    select
+        customer_key,
+        max(sale_date) as last_purchase_date,
+        count(distinct case when not is_return then transaction_no end) as frequency,
+        sum(net_amount) as monetary
+    from sales_lines
+    group by customer_key
+
+),
+
+scored as (
+
+    select
+        per_customer.*,
+        {{ days_between('per_customer.last_purchase_date', 'as_of.as_of_date') }} as recency_days,
+        ntile(5) over (
+            order by per_customer.last_purchase_date asc, per_customer.customer_key asc
+        ) as recency_score,
+        ntile(5) over (
+            order by per_customer.frequency asc, per_customer.customer_key asc
+        ) as frequency_score,
+        ntile(5) over (
+            order by per_customer.monetary asc, per_customer.customer_key asc
+        ) as monetary_score,
+        as_of.as_of_date
+    from per_customer
+    cross join as_of
+
+),
+
+final as (
+
+    select
+        customer_key,
+        as_of_date,
+        last_purchase_date,
+        cast(recency_days as int) as recency_days,
+        cast(frequency as bigint) as frequency,
+        cast(monetary as decimal(18, 2)) as monetary,
+        cast(recency_score as int) as recency_score,
+        cast(frequency_score as int) as frequency_score,
+        cast(monetary_score as int) as monetary_score,
+        case
+            when recency_score >= 4 and frequency_score >= 4 then 'champions'
+            when frequency_score >= 4 then 'loyal'
+            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when recency_score >= 4 and frequency_score <= 2 then 'new_or_occasional'
+            when recency_score <= 2 then 'hibernating'
+            else 'regular'
+        end as rfm_segment
+    from scored
+
+)
+
+select * from final

@@ -1,0 +1,34 @@
+-- Product performance by month: revenue, units and returns.
+with sales_lines as (
+
+    select * from {{ ref('fct_sales_lines') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('dim_date') }}
+
+),
+
+final as (
+
+    select
+        calendar.month_start_date,
+        sales_lines.product_key,
+        cast(sum(sales_lines.gross_amount) as decimal(18, 2)) as gross_revenue,
+        cast(sum(sales_lines.return_amount) as decimal(18, 2)) as returns_value,
+        cast(sum(sales_lines.net_amount) as decimal(18, 2)) as net_revenue,
+        cast(sum(case when sales_lines.is_return then 0 else sales_lines.quantity end) as bigint)
+            as units_sold,
+        cast(sum(case when sales_lines.is_return then -sales_lines.quantity else 0 end) as bigint)
+            as units_returned,
+        cast(count(distinct sales_lines.transaction_no) as bigint) as transaction_count
+    from sales_lines
+    inner join calendar
+        on sales_lines.date_key = calendar.date_key
+    group by calendar.month_start_date, sales_lines.product_key
+
+)
+
+select * from final
