@@ -27,6 +27,18 @@ if ! command -v java >/dev/null 2>&1; then
     fi
 fi
 
+# PostgreSQL server binaries for the orders database (the project starts its own cluster on
+# 127.0.0.1; nothing system-wide is started). Logical replication uses the built-in pgoutput.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing PostgreSQL (server binaries) for the orders database"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        say "PostgreSQL server binaries (initdb, pg_ctl) are missing: the orders database needs them. Install them (Debian/Ubuntu: sudo apt-get install postgresql) and run again."
+        exit 1
+    fi
+fi
+
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     exit 0
