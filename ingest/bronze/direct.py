@@ -52,9 +52,19 @@ def line(
     )
 
 
-def event(event_id: str, fields: dict[str, str], schema_version: str = "1") -> dict:
+DEFAULT_OCCURRED_AT = "2026-11-25T08:00:00.000Z"
+
+
+def event(
+    event_id: str, fields: dict[str, str], schema_version: str = "1", occurred_at: str = DEFAULT_OCCURRED_AT
+) -> dict:
     """A parsed, well-formed event."""
-    return {"event_id": event_id, "schema_version": schema_version, "line": fields}
+    return {
+        "event_id": event_id,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "line": fields,
+    }
 
 
 def invalid(raw: str, reason: str = "invalid JSON") -> dict:
@@ -85,7 +95,7 @@ class BronzeWriter:
                         "event_id": item["event_id"],
                         "event_type": "order_line",
                         "schema_version": item.get("schema_version", "1"),
-                        "occurred_at": "2026-11-25T08:00:00.000Z",
+                        "occurred_at": item.get("occurred_at", DEFAULT_OCCURRED_AT),
                         "line": {source: fields.get(source) for source in LINE_FIELDS},
                     }
                 ).decode()
@@ -93,7 +103,7 @@ class BronzeWriter:
                 "event_id": item.get("event_id"),
                 "event_type": "order_line" if "event_id" in item else None,
                 "schema_version": item.get("schema_version", "1") if "event_id" in item else None,
-                "occurred_at": "2026-11-25T08:00:00.000Z" if "event_id" in item else None,
+                "occurred_at": item.get("occurred_at", DEFAULT_OCCURRED_AT) if "event_id" in item else None,
                 **{target: fields.get(source) for source, target in LINE_FIELDS.items()},
                 "raw_value": raw,
                 "kafka_key": fields.get("TransactionNo"),

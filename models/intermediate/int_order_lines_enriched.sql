@@ -111,6 +111,7 @@ final as (
         occurred_at,
         kafka_partition,
         kafka_offset,
+        source_event_at,
         bronze_batch_id,
         bronze_ingested_at
     from ranked

@@ -4,11 +4,18 @@
         unique_key='sales_line_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
+        post_hook=[
+            "{% if is_incremental() %}delete from {{ this }} where event_id in"
+            ~ " (select event_id from {{ ref('int_excluded_lines') }}){% endif %}",
+        ],
     )
 }}
 
+-- depends_on: {{ ref('int_excluded_lines') }}
 -- One row per counted sale or return line, with a key to every dimension. Incremental:
--- lines Silver landed within the lookback window are (re)written.
+-- lines Silver landed within the lookback window are (re)written; a line that Silver has
+-- since excluded (it became the later copy of an exact duplicate whose earlier copy arrived
+-- late, or its customer became a test account) is deleted by the post-hook.
 with sales_lines as (
 
     select * from {{ ref('int_sales_lines') }}
@@ -38,6 +45,7 @@ final as (
         return_amount,
         line_total as net_amount,
         is_return,
+        cast(source_event_at as timestamp) as source_event_at,
         cast(bronze_ingested_at as timestamp) as bronze_ingested_at
     from sales_lines
 

@@ -26,6 +26,7 @@ final as (
         warning_rules,
         kafka_partition,
         kafka_offset,
+        source_event_at,
         bronze_batch_id,
         bronze_ingested_at
     from checked

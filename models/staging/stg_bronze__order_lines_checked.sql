@@ -82,6 +82,7 @@ typed as (
         kafka_topic,
         kafka_partition,
         kafka_offset,
+        cast(kafka_timestamp as timestamp) as source_event_at,
         bronze_batch_id,
         ingested_at as bronze_ingested_at
     from new_events

@@ -9,7 +9,7 @@ import pytest
 from ingest.bronze.direct import BronzeWriter, event, invalid
 from ingest.bronze.transform import LINE_FIELDS
 from ingest.demo import run_dbt
-from ingest.generator import SyntheticSales
+from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 
 from .helpers import bronze_path
 
@@ -30,8 +30,24 @@ COMPARED = (
 )
 
 
-def as_event(number: int, row: tuple[str, ...], event_id: str | None = None) -> dict:
-    return event(event_id or f"e{number}", dict(zip(LINE_FIELDS, row, strict=True)))
+def as_event(number: int, row: tuple[str, ...], event_id: str | None = None, **kwargs: str) -> dict:
+    return event(event_id or f"e{number}", dict(zip(LINE_FIELDS, row, strict=True)), **kwargs)
+
+
+def counted_line(rows: list[tuple[str, ...]], start: int) -> int:
+    """The first position from `start` whose row is a plain sale Silver and Gold count."""
+    for position in range(start, len(rows)):
+        _, _, product_no, _, price, quantity, customer_no, _ = rows[position]
+        if (
+            product_no[:1].isdigit()
+            and float(price) > 0
+            and int(quantity) > 0
+            and customer_no
+            and customer_no not in TEST_CUSTOMERS
+            and rows.count(rows[position]) == 1
+        ):
+            return position
+    raise AssertionError("no plain sale line in the generated rows")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +67,13 @@ def warehouses(data_root, tmp_path_factory, monkeypatch_module):
     run_dbt("build")
     # a late exact duplicate line (new event id) of a transaction built in an earlier run
     writer.append(events[4_800:] + [as_event(0, rows[4_000], event_id="late-duplicate-line")])
+    run_dbt("build")
+    # a late copy of a line Gold already counts, but *earlier* in event order: it becomes the
+    # counted line and the one in Gold becomes a duplicate that must leave the fact
+    early = counted_line(rows, 1_000)
+    writer.append(
+        [as_event(0, rows[early], event_id="late-earlier-copy", occurred_at="2026-11-25T07:00:00.000Z")]
+    )
     run_dbt("build")
 
     full = tmp_path_factory.mktemp("full-refresh")
@@ -88,3 +111,19 @@ def test_the_late_and_duplicate_events_were_really_there(warehouses):
     ).fetchone()
     assert duplicates == 60
     assert late_line is True
+
+
+def test_a_late_earlier_copy_replaces_the_counted_line_in_gold(warehouses):
+    original = f"e{counted_line(list(SyntheticSales(6_000, seed=13).rows()), 1_000)}"
+    in_fact = {
+        row[0]
+        for row in warehouses.execute(
+            "select event_id from incremental.gold.fct_sales_lines where event_id in (?, ?)",
+            [original, "late-earlier-copy"],
+        ).fetchall()
+    }
+    reason = warehouses.execute(
+        "select exclusion_reason from incremental.silver.int_excluded_lines where event_id = ?", [original]
+    ).fetchone()
+    assert in_fact == {"late-earlier-copy"}
+    assert reason == ("duplicate_line",)
