@@ -30,11 +30,24 @@ class KafkaConfig:
     eventhubs_connection_string: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls) -> KafkaConfig:
+    def from_env(cls, eventhubs_connection_string: str | None = None) -> KafkaConfig:
+        """Settings from the environment; a connection string passed in (e.g. read from a
+        Databricks secret scope) takes the place of EVENTHUBS_CONNECTION_STRING.
+
+        With a connection string and no KAFKA_BOOTSTRAP_SERVERS, the bootstrap server is the
+        namespace's Kafka endpoint (`<namespace>.servicebus.windows.net:9093`), taken from the
+        connection string's `Endpoint`.
+        """
+        connection_string = (
+            eventhubs_connection_string or os.environ.get("EVENTHUBS_CONNECTION_STRING") or None
+        )
+        default_servers = cls.bootstrap_servers
+        if connection_string:
+            default_servers = eventhubs_bootstrap_servers(connection_string) or default_servers
         return cls(
-            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", cls.bootstrap_servers),
+            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", default_servers),
             topic=os.environ.get("KAFKA_TOPIC", TOPIC),
-            eventhubs_connection_string=os.environ.get("EVENTHUBS_CONNECTION_STRING") or None,
+            eventhubs_connection_string=connection_string,
         )
 
     def client_config(self) -> dict[str, str]:
@@ -64,9 +77,27 @@ class KafkaConfig:
                     "kafka.security.protocol": "SASL_SSL",
                     "kafka.sasl.mechanism": "PLAIN",
                     "kafka.sasl.jaas.config": jaas,
+                    # Event Hubs closes idle connections and answers slower than a local
+                    # broker: Microsoft's Spark samples raise both timeouts to 60 s.
+                    "kafka.request.timeout.ms": "60000",
+                    "kafka.session.timeout.ms": "60000",
                 }
             )
         return opts
+
+
+def eventhubs_bootstrap_servers(connection_string: str) -> str | None:
+    """`Endpoint=sb://<ns>.servicebus.windows.net/;...` -> `<ns>.servicebus.windows.net:9093`.
+
+    None when the string has no usable `Endpoint`. Only the host is returned: the rest of the
+    connection string (the key) never leaves this function.
+    """
+    for part in connection_string.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "endpoint":
+            host = value.strip().removeprefix("sb://").split("/", 1)[0].split(":", 1)[0]
+            return f"{host}:9093" if host else None
+    return None
 
 
 @dataclass(frozen=True)

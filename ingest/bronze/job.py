@@ -19,7 +19,6 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from ingest.bronze import sinks, transform
-from ingest.bronze.kafka_source import SOURCE_NAME, KafkaPythonDataSource, OffsetMismatchError
 from ingest.config import BronzeConfig
 
 log = logging.getLogger(__name__)
@@ -59,6 +58,10 @@ def read_kafka(spark: SparkSession, config: BronzeConfig) -> DataFrame:
     if config.source == "kafka":
         options["failOnDataLoss"] = "true"
         return spark.readStream.format("kafka").options(**options).load()
+    # Imported here: the Python data source needs PySpark 4's data source API, which the
+    # Databricks path (native `kafka` source) neither uses nor may have.
+    from ingest.bronze.kafka_source import SOURCE_NAME, KafkaPythonDataSource
+
     spark.dataSource.register(KafkaPythonDataSource)
     python_options = {k: v for k, v in options.items() if not k.startswith("kafka.sasl")}
     return spark.readStream.format(SOURCE_NAME).options(**python_options).load()
@@ -140,6 +143,8 @@ def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = 
     if failure is not None:
         text = str(failure)
         if "OffsetMismatchError" in text:
+            from ingest.bronze.kafka_source import OffsetMismatchError
+
             reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
             raise OffsetMismatchError(reason) from None
         raise RuntimeError(f"bronze query failed: {text}") from None
