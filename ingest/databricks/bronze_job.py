@@ -124,12 +124,14 @@ def main(
     from ingest.bronze import job
     from ingest.databricks import secrets
 
-    spark = spark if spark is not None else job.local_spark("bronze-databricks")
-    dbutils = dbutils if dbutils is not None else secrets.get_dbutils(spark)
+    if dbutils is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        spark = spark if spark is not None else job.local_spark("bronze-databricks")
+        dbutils = secrets.get_dbutils(spark)
     ref = secrets.SecretRef.from_args(args.secret_scope, args.secret_key)
     secret = secrets.resolve_connection_string(ref, dbutils)
     config = bronze_config(args, secret.value)  # its repr leaves the connection string out
     print(describe(config, secret.origin), file=sys.stderr)
+    spark = spark if spark is not None else job.local_spark("bronze-databricks")
     try:
         if args.create_locations:
             for statement in location_statements(config.table_path, config.checkpoint_path):
