@@ -105,6 +105,102 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history)
 
 
+def _orders_dsn() -> str:
+    """The orders database: ORDERS_DATABASE_DSN, or the cluster this project started."""
+    from ingest.orders import postgres
+
+    if os.environ.get("ORDERS_DATABASE_DSN"):
+        return os.environ["ORDERS_DATABASE_DSN"]
+    running = postgres.status()
+    if running is None:
+        raise SystemExit(
+            "no orders database: start it with `python -m ingest orders db start` or set ORDERS_DATABASE_DSN"
+        )
+    return running.dsn()
+
+
+def _cmd_orders_db(args: argparse.Namespace) -> int:
+    from ingest.orders import migrate, postgres
+
+    if args.action == "start":
+        pg = postgres.start(port=args.port)
+        applied = migrate.apply(pg.dsn())
+        created = migrate.ensure_slot(pg.dsn(), postgres.SLOT)
+        print(f"orders database running: pid {pg.pid}, {pg.dsn()}")
+        for migration in applied:
+            print(f"  applied migration {migration.version:04d}_{migration.name}")
+        if created:
+            print(f"  created replication slot {postgres.SLOT}")
+    elif args.action == "stop":
+        print("orders database stopped" if postgres.stop() else "no orders database was running")
+    elif args.action == "remove":
+        postgres.remove()
+        print(f"orders database removed ({postgres.cluster_dir()})")
+    else:
+        pg = postgres.status()
+        print(f"orders database running: pid {pg.pid}, {pg.dsn()}" if pg else "no orders database running")
+        return 0 if pg else 1
+    return 0
+
+
+def _stop_on_sigterm() -> None:
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _cmd_orders_simulate(args: argparse.Namespace) -> int:
+    from ingest.orders import simulator
+
+    _stop_on_sigterm()
+    rows = simulator.csv_rows(args.csv) if args.csv else simulator.synthetic_rows(args.lines, args.seed)
+    result = simulator.simulate(
+        _orders_dsn(), rows, rate=args.rate, max_orders=args.orders, duration_s=args.duration
+    )
+    print(result.summary())
+    return 0
+
+
+def _cmd_orders_relay(args: argparse.Namespace) -> int:
+    import threading
+
+    from ingest.orders.relay import Relay, RelayConfig
+
+    stop = threading.Event()
+    _stop_on_sigterm()
+    relay = Relay(RelayConfig(dsn=_orders_dsn(), kafka=_kafka_config()))
+    try:
+        stats = relay.run(stop, max_seconds=args.duration)
+    except KeyboardInterrupt:
+        stats = relay.stats
+    print(
+        f"relay: published {stats.published:,} events in {stats.transactions:,} transactions, "
+        f"deleted {stats.deleted:,} outbox rows, {stats.restarts} restarts"
+    )
+    return 0
+
+
+def _cmd_orders_lag(args: argparse.Namespace) -> int:
+    from ingest.orders.relay import lag
+
+    current = lag(_orders_dsn())
+    wal = f"{current.wal_bytes:,} WAL bytes" if current.wal_bytes is not None else "no slot"
+    print(
+        f"relay lag: {current.rows:,} outbox rows, oldest {current.seconds:.1f}s, {wal}, "
+        f"slot {'active' if current.slot_active else 'inactive'}"
+    )
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ingest import runner
+
+    return runner.main(runner.RunnerOptions.from_args(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +258,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="events per day of history (1x) for the Silver bench",
     )
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")
+    orders = p.add_subparsers(dest="orders_command", required=True)
+    q = orders.add_parser("db", help="start, stop, check or remove the orders database (PostgreSQL)")
+    q.add_argument("action", choices=["start", "stop", "status", "remove"])
+    q.add_argument("--port", type=int, default=None, help="default: a free port")
+    q.set_defaults(func=_cmd_orders_db)
+    q = orders.add_parser("simulate", help="place orders (order + lines + outbox in one transaction)")
+    q.add_argument("--rate", type=float, default=10.0, help="orders per second (0: as fast as possible)")
+    q.add_argument("--orders", type=int, default=None, help="stop after this many orders")
+    q.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    q.add_argument("--csv", default=None, help="replay this v.4a CSV instead of synthetic lines")
+    q.add_argument("--lines", type=int, default=10_000_000, help="synthetic lines available")
+    q.add_argument("--seed", type=int, default=42)
+    q.set_defaults(func=_cmd_orders_simulate)
+    q = orders.add_parser("relay", help="publish the outbox to the topic (logical replication)")
+    q.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    q.set_defaults(func=_cmd_orders_relay)
+    q = orders.add_parser("lag", help="how far the relay is behind the outbox")
+    q.set_defaults(func=_cmd_orders_lag)
+
+    p = sub.add_parser("run", help="the whole pipeline, continuously (Ctrl-C stops it)")
+    from ingest.runner import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_run)
     return parser
 
 

@@ -1,0 +1,310 @@
+"""The outbox relay (CDC): committed outbox rows -> topic `sales-transactions-raw`.
+
+It reads the outbox through PostgreSQL logical replication (publication
+`outbox_publication`, inserts only; replication slot `outbox_relay`, plugin pgoutput,
+decoded by ingest.orders.pgoutput) and publishes each row with key = TransactionNo, value =
+the stored payload, byte for byte, and Kafka record timestamp = the transaction's COMMIT
+time (from its Begin message): that is how a Gold line is traced back to its outbox commit.
+
+Delivery is at-least-once. The slot's position is confirmed to PostgreSQL (send_feedback)
+only up to the last transaction whose every row the broker acknowledged (acks=all,
+idempotent producer), tracked per transaction in commit order. After a crash, PostgreSQL
+resends everything after the confirmed position: some events may be published twice
+(Silver dedupes by event_id), none is lost. One order's lines share a key, hence a
+partition, and the idempotent producer keeps their order.
+
+Published rows are deleted from the outbox (id <= the highest acknowledged id) by a
+separate connection every few seconds, which also records the relay's position in
+`relay_state` for lag reporting (`lag()`): outbox rows not yet confirmed, the age of the
+oldest, and the slot's WAL distance behind pg_current_wal_lsn().
+
+PostgreSQL or the broker unavailable: a message saying which, then retries with backoff;
+the position lives in the slot, so a retry (or a restart) resumes where it was confirmed.
+"""
+
+from __future__ import annotations
+
+import collections
+import select
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, Producer
+
+from ingest.config import KafkaConfig
+from ingest.orders import pgoutput
+from ingest.orders.postgres import PUBLICATION, SLOT
+from ingest.producer import producer_config
+
+OUTBOX_TABLE = "outbox"
+
+
+class RelayError(RuntimeError):
+    """The session cannot go on (a delivery failed, the stream broke): restart from the slot."""
+
+
+@dataclass
+class RelayConfig:
+    dsn: str
+    kafka: KafkaConfig
+    slot: str = SLOT
+    publication: str = PUBLICATION
+    cleanup_every_s: float = 1.0
+    status_interval_s: float = 1.0
+    linger_ms: int = 5
+
+
+@dataclass
+class RelayStats:
+    published: int = 0  # rows the broker acknowledged in this process
+    transactions: int = 0
+    confirmed_lsn: int = 0
+    confirmed_outbox_id: int = 0
+    deleted: int = 0
+    restarts: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Pending:
+    """One committed transaction being published: confirmable when `remaining` is 0."""
+
+    end_lsn: int
+    size: int
+    max_outbox_id: int
+    remaining: int = 0
+    failed: str | None = None
+
+    def __post_init__(self) -> None:
+        self.remaining = self.size
+
+    def on_delivery(self, err: KafkaError | None, _msg) -> None:
+        if err is None:
+            self.remaining -= 1
+        elif self.failed is None:
+            self.failed = str(err)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Relay:
+    def __init__(self, config: RelayConfig, log=None) -> None:
+        self.config = config
+        self.stats = RelayStats()
+        self._log = log or (lambda text: print(f"relay: {text}", file=sys.stderr, flush=True))
+        self._broker_error: str | None = None
+        self._broker_error_reported = 0.0
+        self._unrecorded = 0  # acknowledged rows not yet added to relay_state.published
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, stop: threading.Event | None = None, max_seconds: float | None = None) -> RelayStats:
+        """Relay until `stop` is set (or `max_seconds`), restarting sessions with backoff."""
+        import psycopg2
+
+        stop = stop or threading.Event()
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        backoff = 0.5
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                self._session(stop, deadline)
+                backoff = 0.5
+            except psycopg2.OperationalError as exc:
+                self._log(f"orders database unavailable: {_first_line(exc)}; retrying in {backoff:.1f}s")
+            except psycopg2.Error as exc:
+                self._log(f"replication failed: {_first_line(exc)}; retrying in {backoff:.1f}s")
+            except RelayError as exc:
+                self._log(f"{exc}; resuming from the slot's confirmed position in {backoff:.1f}s")
+            else:
+                continue
+            self.stats.restarts += 1
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+        return self.stats
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        self._broker_error = f"{err.name()}: {err.str()}"
+        now = time.monotonic()
+        if now - self._broker_error_reported > 10:
+            self._broker_error_reported = now
+            self._log(
+                f"broker {self.config.kafka.bootstrap_servers} unavailable or failing "
+                f"({self._broker_error}); the producer retries, nothing is confirmed to PostgreSQL "
+                "until it succeeds"
+            )
+
+    def _producer(self) -> Producer:
+        return Producer(
+            {
+                **producer_config(self.config.kafka),
+                "linger.ms": self.config.linger_ms,
+                "error_cb": self._on_kafka_error,
+            }
+        )
+
+    def _session(self, stop: threading.Event, deadline: float | None) -> None:
+        import psycopg2
+        from psycopg2.extras import LogicalReplicationConnection
+
+        cfg = self.config
+        producer = self._producer()
+        repl = psycopg2.connect(cfg.dsn, connection_factory=LogicalReplicationConnection)
+        side = psycopg2.connect(cfg.dsn)
+        side.autocommit = True
+        pending: collections.deque[_Pending] = collections.deque()
+        try:
+            cur = repl.cursor()
+            with side.cursor() as scur:
+                scur.execute("select 1 from pg_replication_slots where slot_name = %s", (cfg.slot,))
+                if scur.fetchone() is None:
+                    cur.create_replication_slot(cfg.slot, output_plugin="pgoutput")
+                    self._log(f"created replication slot {cfg.slot}")
+            cur.start_replication(
+                slot_name=cfg.slot,
+                decode=False,
+                options={"proto_version": "1", "publication_names": cfg.publication},
+                status_interval=cfg.status_interval_s,
+            )
+            self._log(f"streaming slot {cfg.slot} -> {cfg.kafka.topic} at {cfg.kafka.bootstrap_servers}")
+            relations: dict[int, pgoutput.Relation] = {}
+            begin: pgoutput.Begin | None = None
+            rows: list[tuple[int, str, str]] = []
+            last_cleanup = time.monotonic()
+            topic = cfg.kafka.topic
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                msg = cur.read_message()
+                if msg is None:
+                    producer.poll(0)
+                    self._confirm(cur, pending)
+                    if time.monotonic() - last_cleanup >= cfg.cleanup_every_s:
+                        self._cleanup(side)
+                        last_cleanup = time.monotonic()
+                    select.select([repl], [], [], 0.05 if pending else 0.5)
+                    continue
+                message = pgoutput.decode(msg.payload)
+                if isinstance(message, pgoutput.Begin):
+                    begin, rows = message, []
+                elif isinstance(message, pgoutput.Relation):
+                    relations[message.relation_id] = message
+                elif isinstance(message, pgoutput.Insert):
+                    relation = relations.get(message.relation_id)
+                    if relation is None:
+                        raise RelayError(f"insert for unknown relation {message.relation_id}")
+                    if relation.name == OUTBOX_TABLE:
+                        row = dict(zip((c.name for c in relation.columns), message.new, strict=True))
+                        rows.append((int(row["id"]), row["aggregate_id"], row["payload"]))
+                elif isinstance(message, pgoutput.Commit):
+                    if begin is None:
+                        raise RelayError("commit without begin in the replication stream")
+                    timestamp_ms = pgoutput.pg_timestamp_unix_ms(begin.commit_ts)
+                    entry = _Pending(message.end_lsn, len(rows), max((r[0] for r in rows), default=0))
+                    pending.append(entry)
+                    for _outbox_id, key, payload in rows:
+                        while True:
+                            try:
+                                producer.produce(
+                                    topic,
+                                    key=key.encode(),
+                                    value=payload.encode(),
+                                    timestamp=timestamp_ms,
+                                    on_delivery=entry.on_delivery,
+                                )
+                                break
+                            except BufferError:
+                                producer.poll(0.05)
+                    producer.poll(0)
+                    self._confirm(cur, pending)
+                    begin, rows = None, []
+                # Type, Origin, Update, Delete, Truncate: not published (the publication is inserts only)
+            # a clean stop: wait for what is in flight, confirm it
+            producer.flush(30)
+            self._confirm(cur, pending)
+            cur.send_feedback(force=True)
+            self._cleanup(side)
+        finally:
+            repl.close()
+            side.close()
+            producer.flush(0)
+
+    def _confirm(self, cur, pending: collections.deque[_Pending]) -> None:
+        """Confirm every transaction, in commit order, whose rows the broker all acknowledged."""
+        advanced = False
+        while pending and pending[0].remaining == 0 and pending[0].failed is None:
+            entry = pending.popleft()
+            self.stats.confirmed_lsn = max(self.stats.confirmed_lsn, entry.end_lsn)
+            self.stats.confirmed_outbox_id = max(self.stats.confirmed_outbox_id, entry.max_outbox_id)
+            self.stats.transactions += 1
+            self.stats.published += entry.size
+            self._unrecorded += entry.size
+            advanced = True
+        for entry in pending:
+            if entry.failed is not None:
+                raise RelayError(f"the broker did not acknowledge an event: {entry.failed}")
+        if advanced:
+            cur.send_feedback(write_lsn=self.stats.confirmed_lsn, flush_lsn=self.stats.confirmed_lsn)
+
+    def _cleanup(self, side) -> None:
+        """Delete acknowledged outbox rows; record the confirmed position for lag reporting."""
+        if not self.stats.confirmed_lsn:
+            return
+        with side.cursor() as cur:
+            cur.execute(f"delete from {OUTBOX_TABLE} where id <= %s", (self.stats.confirmed_outbox_id,))
+            self.stats.deleted += cur.rowcount
+            cur.execute(
+                """insert into relay_state
+                       (slot_name, confirmed_lsn, confirmed_outbox_id, published, updated_at)
+                   values (%s, %s, %s, %s, now())
+                   on conflict (slot_name) do update set
+                       confirmed_lsn = excluded.confirmed_lsn,
+                       confirmed_outbox_id = greatest(relay_state.confirmed_outbox_id,
+                                                      excluded.confirmed_outbox_id),
+                       published = relay_state.published + excluded.published,
+                       updated_at = now()""",
+                (
+                    self.config.slot,
+                    pgoutput.lsn_text(self.stats.confirmed_lsn),
+                    self.stats.confirmed_outbox_id,
+                    self._unrecorded,
+                ),
+            )
+            self._unrecorded = 0
+
+
+@dataclass(frozen=True)
+class Lag:
+    rows: int  # outbox rows committed but not yet confirmed by the relay
+    seconds: float  # age of the oldest of them
+    wal_bytes: int | None  # the slot's confirmed position behind the current WAL position
+    slot_active: bool
+
+
+def lag(dsn: str, slot: str = SLOT) -> Lag:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "select coalesce(max(confirmed_outbox_id), 0) from relay_state where slot_name = %s", (slot,)
+            )
+            confirmed_id = cur.fetchone()[0]
+            cur.execute(
+                """select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
+                   from outbox where id > %s""",
+                (confirmed_id,),
+            )
+            rows, seconds = cur.fetchone()
+            cur.execute(
+                """select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), active
+                   from pg_replication_slots where slot_name = %s""",
+                (slot,),
+            )
+            found = cur.fetchone()
+    finally:
+        conn.close()
+    wal_bytes, active = (int(found[0]), bool(found[1])) if found else (None, False)
+    return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=active)
