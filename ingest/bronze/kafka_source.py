@@ -110,6 +110,9 @@ def topic_state(consumer, admin, topic: str, timeout_s: float = 10.0) -> TopicSt
         # only then does an empty poll mean "no more records" rather than "not fetched yet".
         unseen = {tp.partition for tp in to_scan}
         deadline = time.monotonic() + timeout_s
+        # On a live topic records keep arriving and a poll is never empty: once every partition
+        # returned a record, any offset read + 1 is a true end (every record below it exists).
+        all_seen_at: float | None = None
         while True:
             got = 0
             for msg in consumer.consume(num_messages=10_000, timeout=0.25):
@@ -124,6 +127,10 @@ def topic_state(consumer, admin, topic: str, timeout_s: float = 10.0) -> TopicSt
                 end[key] = max(end[key], msg.offset() + 1)
             if got == 0 and not unseen:
                 break
+            if not unseen:
+                all_seen_at = all_seen_at or time.monotonic()
+                if time.monotonic() - all_seen_at > 0.5:
+                    break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"could not find the end of {topic} in {timeout_s:.0f} s")
         consumer.unassign()
