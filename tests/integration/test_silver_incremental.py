@@ -34,6 +34,14 @@ def as_event(number: int, row: tuple[str, ...], event_id: str | None = None, **k
     return event(event_id or f"e{number}", dict(zip(LINE_FIELDS, row, strict=True)), **kwargs)
 
 
+RENAMED = "RENAMED FOR THE SNAPSHOT TEST"
+
+
+def renamed(row: tuple[str, ...]) -> tuple[str, ...]:
+    _, _, product_no, _, price, _, customer_no, country = row
+    return ("999001", "12/9/2019", product_no, RENAMED, price, "1", customer_no, country)
+
+
 def counted_line(rows: list[tuple[str, ...]], start: int) -> int:
     """The first position from `start` whose row is a plain sale Silver and Gold count."""
     for position in range(start, len(rows)):
@@ -74,6 +82,9 @@ def warehouses(data_root, tmp_path_factory, monkeypatch_module):
     writer.append(
         [as_event(0, rows[early], event_id="late-earlier-copy", occurred_at="2026-11-25T07:00:00.000Z")]
     )
+    run_dbt("build")
+    # the product is renamed on the last trading day: its snapshot must open a second version
+    writer.append([as_event(0, renamed(rows[early]), event_id="renamed-product")])
     run_dbt("build")
 
     full = tmp_path_factory.mktemp("full-refresh")
@@ -127,3 +138,33 @@ def test_a_late_earlier_copy_replaces_the_counted_line_in_gold(warehouses):
     ).fetchone()
     assert in_fact == {"late-earlier-copy"}
     assert reason == ("duplicate_line",)
+
+
+def test_snapshots_keep_each_version_of_a_renamed_product(warehouses):
+    rows = list(SyntheticSales(6_000, seed=13).rows())
+    product_no = rows[counted_line(rows, 1_000)][2].upper()
+    versions = warehouses.execute(
+        "select product_name, valid_from, valid_to from incremental.gold.product_history"
+        " where product_no = ? order by valid_from",
+        [product_no],
+    ).fetchall()
+    *earlier, (new_name, _, still_open) = versions
+    assert earlier, "the rename opened no new version"
+    assert new_name == RENAMED and still_open is None
+    assert RENAMED not in {name for name, _, _ in earlier}
+    # the versions follow one another without gap or overlap
+    assert [valid_to for _, _, valid_to in earlier] == [valid_from for _, valid_from, _ in versions[1:]]
+
+
+def test_snapshot_versions_in_force_are_the_current_dimensions(warehouses):
+    for snapshot, dimension, columns in (
+        ("product_history", "dim_product", "product_no, product_name, current_unit_price"),
+        ("customer_history", "dim_customer", "customer_no, current_country"),
+    ):
+        differences = warehouses.execute(
+            f"select count(*) from ((select {columns} from incremental.gold.{snapshot} where valid_to is null"
+            f" except all select {columns} from incremental.gold.{dimension})"
+            f" union all (select {columns} from incremental.gold.{dimension}"
+            f" except all select {columns} from incremental.gold.{snapshot} where valid_to is null))"
+        ).fetchone()[0]
+        assert differences == 0, f"{snapshot} and {dimension} differ in {differences} rows"
