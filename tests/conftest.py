@@ -49,3 +49,43 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+# -- the orders database and the outbox relay (tests/integration/test_outbox_*.py) ---------------
+@pytest.fixture(scope="module")
+def outbox_data_root(monkeypatch_module) -> Path:
+    """A fresh LAKEHOUSE_DATA_DIR that PostgreSQL can reach: as root its server runs as the
+    `postgres` user, which cannot enter pytest's own temporary directory (mode 0700)."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="lakehouse-outbox-test-", dir="/tmp"))
+    root.chmod(0o755)
+    monkeypatch_module.setenv("LAKEHOUSE_DATA_DIR", str(root))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def orders_db(outbox_data_root, monkeypatch_module):
+    """The orders database (migrated, replication slot created), stopped after the module."""
+    from ingest.orders import migrate, postgres
+
+    running = postgres.start()
+    migrate.apply(running.dsn())
+    migrate.ensure_slot(running.dsn(), postgres.SLOT)
+    monkeypatch_module.setenv("ORDERS_DATABASE_DSN", running.dsn())
+    yield running
+    postgres.stop()
+    assert not _alive(running.pid), "PostgreSQL outlived its stop"
+
+
+@pytest.fixture(scope="module")
+def outbox_broker(outbox_data_root, monkeypatch_module):
+    """A real broker for the outbox tests, in their own data directory."""
+    from ingest import broker
+
+    running = broker.start()
+    monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)
+    yield running
+    broker.stop()

@@ -100,6 +100,7 @@ class Relay:
         self._broker_error: str | None = None
         self._broker_error_reported = 0.0
         self._unrecorded = 0  # acknowledged rows not yet added to relay_state.published
+        self._last_forced = 0.0
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event | None = None, max_seconds: float | None = None) -> RelayStats:
@@ -245,7 +246,14 @@ class Relay:
             if entry.failed is not None:
                 raise RelayError(f"the broker did not acknowledge an event: {entry.failed}")
         if advanced:
-            cur.send_feedback(write_lsn=self.stats.confirmed_lsn, flush_lsn=self.stats.confirmed_lsn)
+            # Stored every time, sent at most every 0.2 s (else with the next status interval):
+            # the less a restart has to resend.
+            now = time.monotonic()
+            force = now - self._last_forced >= 0.2
+            if force:
+                self._last_forced = now
+            lsn = self.stats.confirmed_lsn
+            cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=force)
 
     def _cleanup(self, side) -> None:
         """Delete acknowledged outbox rows; record the confirmed position for lag reporting."""

@@ -1,0 +1,70 @@
+"""Helpers for the outbox tests: read the whole topic, query the orders database."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ingest.config import TOPIC
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    timestamp_ms: int
+    timestamp_type: int
+
+
+def read_topic(bootstrap_servers: str, topic: str = TOPIC, timeout_s: float = 30.0) -> list[Record]:
+    """Every record of the topic, up to its true end (found by consuming: Tansu's high
+    watermark can be too low), read with assign(): no consumer-group join."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from ingest.bronze.kafka_source import topic_state
+
+    conf = {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": "outbox-test-reader",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "fetch.queue.backoff.ms": 1,
+    }
+    consumer = Consumer(conf)
+    try:
+        state = topic_state(consumer, AdminClient({"bootstrap.servers": bootstrap_servers}), topic)
+        wanted = {int(p): end for p, end in state.end.items() if end > state.low[p]}
+        consumer.assign([TopicPartition(topic, p, state.low[str(p)]) for p in wanted])
+        records: list[Record] = []
+        next_offset = {p: state.low[str(p)] for p in wanted}
+        deadline = time.monotonic() + timeout_s
+        while any(next_offset[p] < end for p, end in wanted.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {len(records)} records of {topic}, not all of them")
+            for msg in consumer.consume(num_messages=5_000, timeout=0.5):
+                if msg.error() is not None:
+                    continue  # partition EOF markers
+                p = msg.partition()
+                if msg.offset() >= wanted[p]:
+                    continue
+                ts_type, ts = msg.timestamp()
+                records.append(Record(p, msg.offset(), msg.key().decode(), msg.value(), ts, ts_type))
+                next_offset[p] = msg.offset() + 1
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
+
+
+def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()

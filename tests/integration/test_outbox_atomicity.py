@@ -1,0 +1,88 @@
+"""An order and its outbox events are one transaction: a rolled-back order produces no event."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import orjson
+import psycopg2
+import pytest
+
+from ingest.config import KafkaConfig
+from ingest.orders import simulator
+from ingest.orders.relay import Relay, RelayConfig, lag
+
+from .outbox_helpers import query, read_topic
+
+pytestmark = pytest.mark.integration
+
+LINE = ("{no}", "12/9/2019", "85123A", "CREAM HANGING HEART", "{price}", "{qty}", "17850", "United Kingdom")
+
+
+def order(no: str, lines: int = 3, price: str = "2.55", qty: str = "6") -> list[tuple[str, ...]]:
+    return [tuple(f.format(no=no, price=price, qty=qty) for f in LINE) for _ in range(lines)]
+
+
+def place(dsn: str, lines: list[tuple[str, ...]], commit: bool) -> None:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            source = simulator.source_id(simulator.system_identifier(cur))
+            assert simulator.place_order(cur, lines, source)
+        conn.commit() if commit else conn.rollback()
+    finally:
+        conn.close()
+
+
+def relay_until_idle(dsn: str, bootstrap: str, timeout_s: float = 30.0) -> None:
+    stop = threading.Event()
+    relay = Relay(RelayConfig(dsn=dsn, kafka=KafkaConfig(bootstrap_servers=bootstrap)))
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while lag(dsn).rows or not relay.stats.transactions:
+            assert time.monotonic() < deadline, "the relay did not catch up"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_a_rolled_back_order_leaves_no_order_no_outbox_row_and_no_event(orders_db, outbox_broker):
+    dsn = orders_db.dsn()
+    place(dsn, order("900001"), commit=False)  # the application gave up: rollback
+    with pytest.raises(psycopg2.errors.NumericValueOutOfRange):  # the database refused a line
+        place(dsn, [*order("900002", 2), *order("900002", 1, price="1e20")], commit=True)
+    before_commit = datetime.now().timestamp() * 1000
+    place(dsn, order("C900003", 2, qty="-6"), commit=True)
+    after_commit = datetime.now().timestamp() * 1000
+    committed = query(dsn, "select aggregate_id, event_id::text, payload from outbox order by id")
+
+    assert query(dsn, "select transaction_no from orders") == [("C900003",)]
+    assert [row[0] for row in committed] == ["C900003", "C900003"]
+
+    relay_until_idle(dsn, outbox_broker.bootstrap_servers)
+    records = read_topic(outbox_broker.bootstrap_servers)
+    keys = {r.key for r in records}
+    assert "900001" not in keys and "900002" not in keys
+    assert [(r.key, r.value) for r in records] == [(k, p.encode()) for k, _, p in committed]
+    for record, (_, event_id, _) in zip(records, committed, strict=True):
+        event = orjson.loads(record.value)
+        assert event["event_id"] == event_id
+        assert event["line"]["Quantity"] == "-6"  # a cancellation, as the source writes it
+        assert record.timestamp_type == 1  # CreateTime, set by the relay, kept by the broker
+        assert before_commit - 1 <= record.timestamp_ms <= after_commit + 1, "not the commit time"
+
+
+def test_published_rows_are_cleaned_from_the_outbox(orders_db, outbox_broker):
+    dsn = orders_db.dsn()
+    place(dsn, order("900004", 4), commit=True)
+    relay_until_idle(dsn, outbox_broker.bootstrap_servers)
+    deadline = time.monotonic() + 10
+    while query(dsn, "select count(*) from outbox")[0][0] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert query(dsn, "select count(*) from outbox") == [(0,)]
+    assert query(dsn, "select count(*) from order_lines") == [(6,)]  # the orders stay
