@@ -338,6 +338,11 @@ for selector in selectors:
     if not listed.success:
         raise SystemExit(f"dbt ls --select {selector} failed: {listed.exception}")
     found[selector] = [json.loads(line)["unique_id"] for line in listed.result]
+listed = runner.invoke(["ls", *common, "--resource-type", "model", "--resource-type", "snapshot",
+                        "--resource-type", "seed", "--output", "json", "--output-keys", "unique_id"])
+if not listed.success:
+    raise SystemExit(f"dbt ls failed: {listed.exception}")
+found["__built__"] = [json.loads(line)["unique_id"] for line in listed.result]
 print("SELECTIONS " + json.dumps(found))
 """
 
@@ -403,3 +408,9 @@ def test_dbt_selectors_select_models_on_the_jobs_target_and_environment(bundle, 
         for layer in ("tag:silver", "tag:gold"):
             models = [node for node in selections.get(layer, []) if node.startswith("model.")]
             assert models, f"{layer} selects no model"
+        # Every model, snapshot and seed of the project is built by some job.
+        selected = {
+            node for selector, nodes in selections.items() if selector != "__built__" for node in nodes
+        }
+        left_out = sorted(set(selections["__built__"]) - selected)
+        assert not left_out, f"built by no job on target {target}: {left_out}"
