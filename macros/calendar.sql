@@ -76,3 +76,11 @@
 {% macro duckdb__add_days(date_expression, days) -%}
     cast({{ date_expression }} + interval '{{ days }}' day as date)
 {%- endmacro %}
+
+{#- The first day of the month of a date, the same on every engine. -#}
+{% macro month_start(date_expression) -%}
+    cast(concat(
+        cast(year({{ date_expression }}) as string), '-',
+        lpad(cast(month({{ date_expression }}) as string), 2, '0'), '-01'
+    ) as date)
+{%- endmacro %}

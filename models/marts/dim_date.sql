@@ -45,10 +45,7 @@ final as (
         cast(case when month(date_day) >= 4 then year(date_day) else year(date_day) - 1 end as int)
             as fiscal_year,
         cast(floor(((month(date_day) + 8) % 12) / 3) + 1 as int) as fiscal_quarter,
-        cast(concat(
-            cast(year(date_day) as string), '-',
-            lpad(cast(month(date_day) as string), 2, '0'), '-01'
-        ) as date) as month_start_date
+        {{ month_start('date_day') }} as month_start_date
     from spine
 
 )

@@ -1,6 +1,28 @@
+{{
+    config(
+        materialized=lakehouse_recompute_materialization(),
+        unique_key='sale_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('int_order_lines_enriched') }}
+-- Daily metrics per country. Incremental: the days of every line Silver landed within the
+-- lookback (counted or not: a line that became a duplicate changes its day too) are
+-- recomputed whole and replace those days (delete+insert on sale_date), so a country that
+-- lost its last line of a day disappears from it as in a full refresh.
 with sales_lines as (
 
     select * from {{ ref('int_sales_lines') }}
+    {% if is_incremental() %}
+        where sale_date in (
+            select touched.sale_date from {{ ref('int_order_lines_enriched') }} as touched
+            where
+                touched.bronze_ingested_at
+                > {{ high_water_mark('last_loaded_at', var('silver_lookback_hours')) }}
+        )
+    {% endif %}
 
 ),
 
@@ -14,7 +36,8 @@ daily as (
         sum(return_amount) as returns_value,
         sum(quantity) as net_quantity,
         count(distinct case when not is_return then transaction_no end) as sales_orders,
-        count(distinct customer_no) as customers
+        count(distinct customer_no) as customers,
+        max(bronze_ingested_at) as last_loaded_at
     from sales_lines
     group by sale_date, country
 
@@ -32,7 +55,8 @@ final as (
         cast(gross_revenue as decimal(18, 2)) as gross_revenue,
         cast(returns_value as decimal(18, 2)) as returns_value,
         cast(returns_value / nullif(gross_revenue, 0) as decimal(18, 4)) as return_rate,
-        cast(gross_revenue / nullif(sales_orders, 0) as decimal(18, 4)) as average_order_value
+        cast(gross_revenue / nullif(sales_orders, 0) as decimal(18, 4)) as average_order_value,
+        cast(last_loaded_at as timestamp) as last_loaded_at
     from daily
 
 )

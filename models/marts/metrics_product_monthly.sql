@@ -1,7 +1,27 @@
--- Product performance by month: revenue, units and returns.
+{{
+    config(
+        materialized=lakehouse_recompute_materialization(),
+        unique_key='month_start_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('int_order_lines_enriched') }}
+-- Product performance by month: revenue, units and returns. Incremental: the months of every
+-- line Silver landed within the lookback are recomputed whole and replace those months.
 with sales_lines as (
 
     select * from {{ ref('fct_sales_lines') }}
+    {% if is_incremental() %}
+        where {{ month_start('sale_date') }} in (
+            select {{ month_start('touched.sale_date') }}
+            from {{ ref('int_order_lines_enriched') }} as touched
+            where
+                touched.bronze_ingested_at
+                > {{ high_water_mark('last_loaded_at', var('silver_lookback_hours')) }}
+        )
+    {% endif %}
 
 ),
 
@@ -23,7 +43,8 @@ final as (
             as units_sold,
         cast(sum(case when sales_lines.is_return then -sales_lines.quantity else 0 end) as bigint)
             as units_returned,
-        cast(count(distinct sales_lines.transaction_no) as bigint) as transaction_count
+        cast(count(distinct sales_lines.transaction_no) as bigint) as transaction_count,
+        cast(max(sales_lines.bronze_ingested_at) as timestamp) as last_loaded_at
     from sales_lines
     inner join calendar
         on sales_lines.date_key = calendar.date_key
