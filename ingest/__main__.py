@@ -102,6 +102,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from ingest import bench
 
+    if args.freshness:
+        return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out)
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history)
 
 
@@ -257,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=500_000,
         help="events per day of history (1x) for the Silver bench",
     )
+    p.add_argument(
+        "--freshness",
+        action="store_true",
+        help="instead: end-to-end freshness (outbox commit -> Gold) on the local runner in fast mode",
+    )
+    p.add_argument("--rate", type=float, default=20.0, help="--freshness: orders per second")
+    p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")
