@@ -271,3 +271,21 @@ def test_kafka_config_repr_hides_the_connection_string():
     config = KafkaConfig.from_env(eventhubs_connection_string=CONNECTION_STRING)
     assert CONNECTION_STRING not in repr(config)
     assert SHARED_KEY not in repr(config)
+
+
+def test_the_databricks_path_needs_no_python_data_source_api(tmp_path):
+    """The native-source path must not import the Python data source (Spark 4's API only)."""
+    code = (
+        "import sys\n"
+        "sys.modules['pyspark.sql.datasource'] = None\n"  # as on a runtime without that API
+        "sys.modules['pyspark.sql.streaming.datasource'] = None\n"
+        "from ingest.bronze import job\n"
+        "from ingest.databricks import bronze_job, secrets\n"
+        "assert 'ingest.bronze.kafka_source' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
