@@ -4,6 +4,7 @@
         unique_key='event_id',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
+        liquid_clustered_by=['bronze_ingested_at', 'transaction_no'],
     )
 }}
 

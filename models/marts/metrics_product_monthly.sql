@@ -4,6 +4,7 @@
         unique_key='month_start_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        liquid_clustered_by=['month_start_date', 'product_key'],
     )
 }}
 

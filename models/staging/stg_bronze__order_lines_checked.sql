@@ -4,6 +4,8 @@
         unique_key='event_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
+        incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at'),
+        liquid_clustered_by=['bronze_ingested_at'],
         post_hook={"sql": "{{ raise_on_fail_rules() }}", "transaction": false},
     )
 }}
