@@ -92,7 +92,9 @@ def test_postgres_restarted_under_the_relay_it_reconnects_and_resumes(orders_db,
         postgres.start(port=orders_db.port)
         place_orders(dsn, 5)
         relay.wait_for(lambda: lag(dsn).rows == 0, what="the relay to resume")
+        # at least once: the earlier test's last transactions may come again; none may be missing
         relay.wait_for(
-            lambda: event_ids_in_topic(bootstrap) == all_event_ids(dsn) - before, what="every event"
+            lambda: event_ids_in_topic(bootstrap) >= all_event_ids(dsn) - before, what="every event"
         )
+    assert event_ids_in_topic(bootstrap) <= all_event_ids(dsn)
     assert relay.relay.stats.restarts >= 1
