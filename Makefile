@@ -32,6 +32,11 @@ lint: setup
 bench: setup
 	$(PY) -m ingest bench --events $(or $(BENCH_EVENTS),1000000) --out bench/results.md
 
+## The dbt docs site (lineage from Bronze to the dashboards) on http://127.0.0.1:$(DOCS_PORT).
+DOCS_PORT ?= 8080
+docs: setup
+	@DOCS_PORT=$(DOCS_PORT) bash scripts/docs.sh
+
 broker-start: setup
 	$(PY) -m ingest broker start
 
