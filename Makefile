@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench broker-start broker-stop dbt-build docs clean
+.PHONY: setup demo test lint bench bench-freshness broker-start broker-stop pg-start pg-stop run dbt-build docs clean
 
 setup: $(VENV)/.installed
 
@@ -28,9 +28,19 @@ lint: setup
 	$(VENV)/bin/ruff format --check ingest tests
 	$(VENV)/bin/sqlfluff lint models tests/dbt
 
-## Benchmark: 1M events publish + drain to Bronze, dbt build time; writes bench/results.md.
+## Benchmark: 1M events publish + drain to Bronze, dbt build time; then end-to-end freshness
+## (outbox commit -> Gold) on the runner in fast mode; appends to bench/results.md.
 bench: setup
 	$(PY) -m ingest bench --events $(or $(BENCH_EVENTS),1000000) --out bench/results.md
+	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
+
+bench-freshness: setup
+	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
+
+## The whole pipeline, continuously: PostgreSQL orders + outbox, relay, broker, Bronze, Silver, Gold.
+## Ctrl-C stops it. RATE=orders/s; FAST=1 runs Silver and Gold every 10 s instead of 5 and 15 min.
+run: setup
+	$(PY) -m ingest run --rate $(or $(RATE),20) $(if $(FAST),--fast) $(if $(DURATION),--duration $(DURATION))
 
 ## The dbt docs site (lineage from Bronze to the dashboards) on http://127.0.0.1:$(DOCS_PORT).
 DOCS_PORT ?= 8080
@@ -43,10 +53,17 @@ broker-start: setup
 broker-stop: setup
 	$(PY) -m ingest broker stop
 
+pg-start: setup
+	$(PY) -m ingest orders db start
+
+pg-stop: setup
+	$(PY) -m ingest orders db stop
+
 dbt-build: setup
 	mkdir -p $(LAKEHOUSE_DATA_DIR)/warehouse
 	$(VENV)/bin/dbt build --profiles-dir . --target $(or $(TARGET),local)
 
 clean:
 	-$(PY) -m ingest broker stop
+	-$(PY) -m ingest orders db stop
 	rm -rf data target logs spark-warehouse metastore_db derby.log .pytest_cache

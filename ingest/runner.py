@@ -517,13 +517,9 @@ class Runner:
                 "ORDERS_DATABASE_DSN": pg.dsn(),
                 "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
             }
-            dbt = DbtScheduler(opts, env)
-            self.say("run: dbt parse and seed (reference data)")
-            dbt.start_worker()
-            dbt.run_blocking("seed")
-            source = (
-                ["--csv", opts.csv] if opts.csv else ["--lines", str(opts.lines), "--seed", str(opts.seed)]
-            )
+            source = ["--lines", str(opts.lines), "--seed", str(opts.seed)]
+            if opts.csv:
+                source = ["--csv", opts.csv]
             simulate = ["orders", "simulate", "--rate", str(opts.rate), *source]
             if opts.duration_s:
                 simulate += ["--duration", str(opts.duration_s)]
@@ -532,7 +528,11 @@ class Runner:
             bronze = Child("bronze", _python("bronze", "--trigger-interval", opts.bronze_trigger), env)
             children = [simulator, relay, bronze]
             relay.start()
-            bronze.start()
+            bronze.start()  # its SparkSession starts while dbt parses
+            dbt = DbtScheduler(opts, env)
+            self.say("run: relay and Bronze starting; dbt parse and seed (reference data)")
+            dbt.start_worker()
+            dbt.run_blocking("seed")
             self._wait_for_bronze(bronze)
             simulator.start()
             self.say(

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_orders_placed_in_postgres_reach_gold_and_every_line_is_accounted_for(outbox_data_root):
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     done = subprocess.run(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "5", "--duration", "12", "--seed", "3"],
+        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "5", "--duration", "10", "--seed", "3"],
         cwd=PROJECT_DIR,
         env=env,
         capture_output=True,
