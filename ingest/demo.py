@@ -79,5 +79,7 @@ def main(events: int = 100_000, csv_path: str | None = None, seed: int = 42) -> 
     step("summary")
     result_summary = summary.collect()
     print(summary.render(result_summary, events_sent=result.published))
+    step("Gold report")
+    print(summary.render_gold_report(summary.collect_gold_report()))
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return 0 if result_summary.bronze_rows == result.published and result_summary.balanced else 1

@@ -139,3 +139,117 @@ def render(summary: Summary, events_sent: int | None = None) -> str:
     lines += [f"  {country:<24}{float(revenue):>14,.2f}" for country, revenue in summary.top_countries]
     lines.append(f"Query Silver and Gold: duckdb {warehouse_path()}")
     return "\n".join(lines)
+
+
+@dataclass
+class GoldReport:
+    months: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)  # the top ones; the rest is "Other"
+    revenue: dict[tuple[str, str], float] = field(default_factory=dict)  # (month, country)
+    top_products: list[tuple[str, str, float, int, int]] = field(default_factory=list)
+    gross_revenue: float = 0.0
+    returns_value: float = 0.0
+    net_revenue: float = 0.0
+    orders: int = 0
+    return_rate_by_country: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def return_rate(self) -> float:
+        return self.returns_value / self.gross_revenue if self.gross_revenue else 0.0
+
+
+_MONTH_COUNTRY_SQL = """
+with monthly as (
+    select strftime(sale_date, '%Y-%m') as month, country, sum(total_revenue) as revenue
+    from gold.metrics_daily_country
+    group by all
+),
+top as (
+    select country from monthly group by country order by sum(revenue) desc limit ?
+)
+select month, case when country in (select country from top) then country else 'Other' end, sum(revenue)
+from monthly
+group by all
+"""
+
+_TOP_PRODUCTS_SQL = """
+select product.product_no, product.product_name, sum(metrics.net_revenue),
+    sum(metrics.units_sold), sum(metrics.units_returned)
+from gold.metrics_product_monthly as metrics
+inner join gold.dim_product as product on metrics.product_key = product.product_key
+where not product.is_non_product
+group by all
+order by 3 desc, 1
+limit ?
+"""
+
+_TOTALS_SQL = """
+select sum(gross_amount), sum(return_amount), sum(net_amount),
+    count(distinct case when not is_return then transaction_no end)
+from gold.fct_sales_lines
+"""
+
+_RETURN_RATE_SQL = """
+select country, sum(returns_value) / nullif(sum(gross_revenue), 0)
+from gold.metrics_daily_country
+where country in (select unnest(?::varchar[]))
+group by country
+"""
+
+
+def collect_gold_report(countries: int = 4, months: int = 6, products: int = 5) -> GoldReport:
+    """Revenue by month and country, top products, returns: what a Power BI page would show."""
+    import duckdb
+
+    report = GoldReport()
+    if not warehouse_path().exists():
+        return report
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        cells = con.execute(_MONTH_COUNTRY_SQL, [countries]).fetchall()
+        report.revenue = {(month, country): float(revenue) for month, country, revenue in cells}
+        report.months = sorted({month for month, _, _ in cells})[-months:]
+        totals_by_country: dict[str, float] = {}
+        for (_, country), revenue in report.revenue.items():
+            totals_by_country[country] = totals_by_country.get(country, 0.0) + revenue
+        report.countries = sorted(
+            (c for c in totals_by_country if c != "Other"), key=lambda c: -totals_by_country[c]
+        )
+        report.top_products = [
+            (no, name, float(revenue), int(sold), int(returned))
+            for no, name, revenue, sold, returned in con.execute(_TOP_PRODUCTS_SQL, [products]).fetchall()
+        ]
+        gross, returns, net, orders = con.execute(_TOTALS_SQL).fetchone()
+        report.gross_revenue, report.returns_value = float(gross or 0), float(returns or 0)
+        report.net_revenue, report.orders = float(net or 0), int(orders or 0)
+        rates = dict(con.execute(_RETURN_RATE_SQL, [report.countries]).fetchall())
+        report.return_rate_by_country = [(c, float(rates.get(c) or 0)) for c in report.countries]
+    return report
+
+
+def render_gold_report(report: GoldReport) -> str:
+    if not report.months:
+        return "Gold report: Gold is empty."
+    columns = [*report.countries, "Other", "Total"]
+    width = max(12, *(len(c) + 2 for c in columns))
+    title = f"Net revenue by month and country, last {len(report.months)} months"
+    lines = [f"{title} (gold.metrics_daily_country)"]
+    lines.append(f"  {'month':<9}" + "".join(f"{c:>{width}}" for c in columns))
+    for month in report.months:
+        cells = [report.revenue.get((month, c), 0.0) for c in [*report.countries, "Other"]]
+        lines.append(f"  {month:<9}" + "".join(f"{v:>{width},.0f}" for v in [*cells, sum(cells)]))
+    lines.append("Top products by net revenue (gold.metrics_product_monthly)")
+    for product_no, name, revenue, sold, returned in report.top_products:
+        lines.append(
+            f"  {product_no:<8} {name[:34]:<34} {revenue:>12,.2f}  {sold:>8,} sold  {returned:>6,} returned"
+        )
+    rates = ", ".join(f"{country} {rate:.2%}" for country, rate in report.return_rate_by_country)
+    lines.append(
+        f"Returns: {report.returns_value:,.2f} of {report.gross_revenue:,.2f} gross = "
+        f"{report.return_rate:.2%} return rate ({rates})"
+    )
+    average = report.gross_revenue / report.orders if report.orders else 0.0
+    lines.append(
+        f"Net revenue {report.net_revenue:,.2f} from {report.orders:,} orders "
+        f"(average order value {average:,.2f})"
+    )
+    return "\n".join(lines)
