@@ -167,17 +167,16 @@ def _cmd_orders_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_orders_relay(args: argparse.Namespace) -> int:
+    import signal
     import threading
 
     from ingest.orders.relay import Relay, RelayConfig
 
     stop = threading.Event()
-    _stop_on_sigterm()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # finish in-flight deliveries, confirm them, then exit
+        signal.signal(sig, lambda signum, frame: stop.set())
     relay = Relay(RelayConfig(dsn=_orders_dsn(), kafka=_kafka_config()))
-    try:
-        stats = relay.run(stop, max_seconds=args.duration)
-    except KeyboardInterrupt:
-        stats = relay.stats
+    stats = relay.run(stop, max_seconds=args.duration)
     print(
         f"relay: published {stats.published:,} events in {stats.transactions:,} transactions, "
         f"deleted {stats.deleted:,} outbox rows, {stats.restarts} restarts"
