@@ -12,9 +12,7 @@ ranked as (
         sales_lines.*,
         row_number() over (
             partition by sales_lines.product_no
-            order by
-                sales_lines.sale_date desc, sales_lines.occurred_at desc,
-                sales_lines.kafka_partition desc, sales_lines.kafka_offset desc
+            order by {{ latest_line_first('sales_lines') }}
         ) as recency_rank
     from sales_lines
 
