@@ -125,9 +125,13 @@ def _cmd_orders_db(args: argparse.Namespace) -> int:
     from ingest.orders import migrate, postgres
 
     if args.action == "start":
-        pg = postgres.start(port=args.port)
-        applied = migrate.apply(pg.dsn())
-        created = migrate.ensure_slot(pg.dsn(), postgres.SLOT)
+        try:
+            pg = postgres.start(port=args.port)
+            applied = migrate.apply(pg.dsn())
+            created = migrate.ensure_slot(pg.dsn(), postgres.SLOT)
+        except (postgres.PostgresError, migrate.MigrationError) as exc:
+            print(f"orders db: {exc}", file=sys.stderr)
+            return 2
         print(f"orders database running: pid {pg.pid}, {pg.dsn()}")
         for migration in applied:
             print(f"  applied migration {migration.version:04d}_{migration.name}")

@@ -38,6 +38,7 @@ from pathlib import Path
 from ingest.config import data_dir
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+MAX_RELAY_RESTARTS = 5
 
 
 @dataclass
@@ -578,14 +579,19 @@ class Runner:
         simulating_since = time.monotonic()
         draining = False
         drain_deadline = None
+        relay_restarts = 0
         while not self.stopping:
             now = time.monotonic()
-            for child in (relay, bronze):
-                if child.poll() is not None:
-                    raise RuntimeError(
-                        f"run: {child.name} exited ({child.poll()}); "
-                        f"last lines of {child.log_path}:\n{child.tail()}"
-                    )
+            if relay.poll() is not None:  # it resumes from the slot: restart it, a few times
+                relay_restarts += 1
+                if relay_restarts > MAX_RELAY_RESTARTS:
+                    raise RuntimeError(f"run: the relay exited {relay_restarts} times:\n{relay.tail()}")
+                self.say(f"run: the relay exited ({relay.poll()}); restarting it: {relay.tail(1)}")
+                relay.start()
+            if bronze.poll() is not None:
+                raise RuntimeError(
+                    f"run: bronze exited ({bronze.poll()}); last lines of {bronze.log_path}:\n{bronze.tail()}"
+                )
             if simulator.poll() not in (None, 0):
                 raise RuntimeError(f"run: simulator failed; last lines:\n{simulator.tail()}")
             if not clock_started and bronze_table.exists():
