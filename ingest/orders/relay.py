@@ -164,6 +164,7 @@ class Relay:
                 if scur.fetchone() is None:
                     cur.create_replication_slot(cfg.slot, output_plugin="pgoutput")
                     self._log(f"created replication slot {cfg.slot}")
+                    self._backfill(side, producer)
             cur.start_replication(
                 slot_name=cfg.slot,
                 decode=False,
@@ -230,6 +231,44 @@ class Relay:
             repl.close()
             side.close()
             producer.flush(0)
+
+    def _backfill(self, side, producer: Producer) -> None:
+        """A slot sees only what is committed after it exists: when the relay had to create it
+        (`orders db start` normally does, before any order), the rows already in the outbox
+        are published first, at least once (a row committed meanwhile may also come through
+        the slot; Silver dedupes by event_id). If that fails, the slot is dropped again so the
+        next attempt backfills again instead of skipping those rows."""
+        failures: list[str] = []
+
+        def on_delivery(err: KafkaError | None, _msg) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        with side.cursor() as cur:
+            cur.execute(f"select aggregate_id, payload, created_at from {OUTBOX_TABLE} order by id")
+            rows = cur.fetchall()
+        for key, payload, created_at in rows:
+            while True:
+                try:
+                    producer.produce(
+                        self.config.kafka.topic,
+                        key=key.encode(),
+                        value=payload.encode(),
+                        timestamp=int(created_at.timestamp() * 1000),
+                        on_delivery=on_delivery,
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        if producer.flush(60) or failures:
+            with side.cursor() as cur:
+                cur.execute("select pg_drop_replication_slot(%s)", (self.config.slot,))
+            raise RelayError(
+                f"publishing the {len(rows):,} outbox rows older than the new slot failed "
+                f"({failures[0] if failures else 'not acknowledged in 60 s'}); slot dropped, retrying"
+            )
+        if rows:
+            self._log(f"published {len(rows):,} outbox rows committed before the slot existed")
 
     def _confirm(self, cur, pending: collections.deque[_Pending]) -> None:
         """Confirm every transaction, in commit order, whose rows the broker all acknowledged."""

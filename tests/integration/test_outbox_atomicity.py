@@ -12,6 +12,7 @@ import pytest
 
 from ingest.config import KafkaConfig
 from ingest.orders import simulator
+from ingest.orders.postgres import SLOT
 from ingest.orders.relay import Relay, RelayConfig, lag
 
 from .outbox_helpers import query, read_topic
@@ -36,11 +37,14 @@ def place(dsn: str, lines: list[tuple[str, ...]], commit: bool) -> None:
         conn.close()
 
 
-def relay_until_idle(dsn: str, bootstrap: str, timeout_s: float = 30.0) -> None:
+def relay_until_idle(dsn: str, bootstrap: str, timeout_s: float = 30.0, after=None) -> None:
     stop = threading.Event()
     relay = Relay(RelayConfig(dsn=dsn, kafka=KafkaConfig(bootstrap_servers=bootstrap)))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
+    if after is not None:  # something to do once the relay runs
+        time.sleep(1)
+        after()
     deadline = time.monotonic() + timeout_s
     try:
         while lag(dsn).rows or not relay.stats.transactions:
@@ -86,3 +90,18 @@ def test_published_rows_are_cleaned_from_the_outbox(orders_db, outbox_broker):
         time.sleep(0.2)
     assert query(dsn, "select count(*) from outbox") == [(0,)]
     assert query(dsn, "select count(*) from order_lines") == [(6,)]  # the orders stay
+
+
+def test_orders_committed_before_the_slot_existed_are_published_too(orders_db, outbox_broker):
+    """A relay that finds no slot creates it; what the outbox already holds is invisible to
+    the new slot, so the relay publishes it first instead of skipping it."""
+    dsn = orders_db.dsn()
+    query(dsn, "select pg_drop_replication_slot(%s)", (SLOT,))
+    place(dsn, order("900005", 2), commit=True)
+    place(dsn, order("900006", 3), commit=True)
+    waiting = {row[0] for row in query(dsn, "select event_id::text from outbox")}
+    assert len(waiting) == 5
+    relay_until_idle(dsn, outbox_broker.bootstrap_servers, after=lambda: place(dsn, order("900007", 1), True))
+    published = {orjson.loads(r.value)["event_id"] for r in read_topic(outbox_broker.bootstrap_servers)}
+    assert waiting <= published
+    assert query(dsn, "select count(*) from pg_replication_slots where slot_name = %s", (SLOT,)) == [(1,)]
