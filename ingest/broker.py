@@ -8,7 +8,6 @@ Bronze reader refuses a checkpoint that points past what the broker holds.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -20,7 +19,8 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ingest.config import DEFAULT_PARTITIONS, TOPIC, data_dir
+from ingest import services
+from ingest.config import DEFAULT_PARTITIONS, TOPIC
 
 
 class BrokerError(RuntimeError):
@@ -50,27 +50,6 @@ class Broker:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-
-def _run_dir() -> Path:
-    path = data_dir() / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as gone.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
 
 
 def wait_until_healthy(bootstrap_servers: str, timeout_s: float = 20.0) -> None:
@@ -125,7 +104,7 @@ def start(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Brok
         return running
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log_path = _run_dir() / "broker.log"
+    log_path = services.run_dir() / "broker.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
@@ -150,32 +129,18 @@ def start(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Brok
     except Exception:
         _terminate(proc.pid)
         raise
-    (_run_dir() / "broker.pid").write_text(f"{proc.pid} {port}\n")
+    services.record("broker", proc.pid, port)
     return broker
 
 
 def status() -> Broker | None:
     """The broker this project started, if it is still running."""
-    pid_file = _run_dir() / "broker.pid"
-    if not pid_file.exists():
-        return None
-    pid_text, port_text = pid_file.read_text().split()
-    broker = Broker(pid=int(pid_text), port=int(port_text))
-    if not _pid_alive(broker.pid):
-        pid_file.unlink(missing_ok=True)
-        return None
-    return broker
+    found = services.recorded("broker")
+    return Broker(pid=found[0], port=found[1]) if found else None
 
 
 def _terminate(pid: int, timeout_s: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    services.terminate(pid, [(signal.SIGTERM, timeout_s)])
 
 
 def stop() -> bool:
@@ -184,7 +149,7 @@ def stop() -> bool:
     if broker is None:
         return False
     _terminate(broker.pid)
-    (_run_dir() / "broker.pid").unlink(missing_ok=True)
+    services.forget("broker")
     return True
 
 

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.broker import _pid_alive, free_port
+from ingest import services
+from ingest.broker import free_port
 from ingest.config import data_dir
 
 DATABASE = "orders"
@@ -63,12 +64,6 @@ def bin_dir() -> Path:
 
 def cluster_dir() -> Path:
     return data_dir() / "postgres"
-
-
-def _run_dir() -> Path:
-    path = data_dir() / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _as_owner() -> dict:
@@ -175,7 +170,7 @@ def start(port: int | None = None) -> Postgres:
         return already
     pgdata = init_cluster()
     port = port or free_port()
-    log_path = _run_dir() / "postgres.log"
+    log_path = services.run_dir() / "postgres.log"
     log_path.touch()
     owner = _as_owner()
     if owner:
@@ -189,33 +184,19 @@ def start(port: int | None = None) -> Postgres:
     except Exception:
         _terminate(pid)
         raise
-    (_run_dir() / "postgres.pid").write_text(f"{pid} {port}\n")
+    services.record("postgres", pid, port)
     return pg
 
 
 def status() -> Postgres | None:
     """The cluster this project started, if it is still running."""
-    pid_file = _run_dir() / "postgres.pid"
-    if not pid_file.exists():
-        return None
-    pid_text, port_text = pid_file.read_text().split()
-    pg = Postgres(pid=int(pid_text), port=int(port_text))
-    if not _pid_alive(pg.pid):
-        pid_file.unlink(missing_ok=True)
-        return None
-    return pg
+    found = services.recorded("postgres")
+    return Postgres(pid=found[0], port=found[1]) if found else None
 
 
 def _terminate(pid: int, timeout_s: float = 20.0) -> None:
     """Fast shutdown (SIGINT: disconnect clients, checkpoint, exit), then immediate, then kill."""
-    for sig, wait_s in ((signal.SIGINT, timeout_s), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.05)
-        if not _pid_alive(pid):
-            return
+    services.terminate(pid, [(signal.SIGINT, timeout_s), (signal.SIGQUIT, 5.0)])
 
 
 def stop() -> bool:
@@ -224,7 +205,7 @@ def stop() -> bool:
     if pg is None:
         return False
     _terminate(pg.pid)
-    (_run_dir() / "postgres.pid").unlink(missing_ok=True)
+    services.forget("postgres")
     return True
 
 
