@@ -300,7 +300,16 @@ class DbtScheduler:
     def launch(self, layers: tuple[str, ...], now: float) -> None:
         self.current = DbtRun(layers, datetime.now(UTC))
         self._started = time.monotonic()
-        self._send("run", "--select", *[f"tag:{layer}" for layer in layers])
+        # build without the data tests: models and, for Gold, the SCD2 snapshots (a plain
+        # `dbt run` would never take them); tests belong to `make test` and the scheduled jobs
+        self._send(
+            "build",
+            "--select",
+            *[f"tag:{layer}" for layer in layers],
+            "--exclude",
+            "resource_type:test",
+            "resource_type:unit_test",
+        )
         for layer in layers:
             self.next_due[layer] = max(self.next_due[layer] + self.every[layer], now)
 

@@ -91,6 +91,11 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
         no_commit_time = con.execute(
             "select count(*) from gold.fct_sales_lines where source_event_at is null"
         ).fetchone()
+        # the Gold runs take the SCD2 snapshots too: one open version per current product
+        open_versions, products = con.execute(
+            "select (select count(*) from gold.product_history where valid_to is null),"
+            " (select count(*) from gold.dim_product)"
+        ).fetchone()
     finally:
         con.close()
     in_silver = silver + quarantined
@@ -100,5 +105,6 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
     assert len(accounted) == len(set(accounted)) == len(lines), "a line counted twice or missing in Gold"
     assert set(accounted) == lines
     assert no_commit_time == (0,), "Gold lines without their outbox commit time"
+    assert open_versions == products > 0
     assert f"Gold fct_sales_lines {len(gold):,}" in text
     print("\n" + text.strip().splitlines()[-1])  # topic events vs order lines: the redeliveries
