@@ -15,10 +15,9 @@ with lines as (
         -- a transaction touched by a new line is recomputed whole: the duplicate-line flag
         -- compares lines within a transaction
         where transaction_no in (
-            select touched.transaction_no from {{ ref('stg_bronze__order_lines') }} as touched
-            where
-                touched.bronze_ingested_at
-                > {{ high_water_mark('bronze_ingested_at', var('silver_lookback_hours')) }}
+            {{ keys_landed_since_high_water_mark(
+                ref('stg_bronze__order_lines'), 'touched.transaction_no', 'bronze_ingested_at'
+            ) }}
         )
     {% endif %}
 

@@ -18,10 +18,9 @@ with sales_lines as (
     select * from {{ ref('int_sales_lines') }}
     {% if is_incremental() %}
         where sale_date in (
-            select touched.sale_date from {{ ref('int_order_lines_enriched') }} as touched
-            where
-                touched.bronze_ingested_at
-                > {{ high_water_mark('last_loaded_at', var('silver_lookback_hours')) }}
+            {{ keys_landed_since_high_water_mark(
+                ref('int_order_lines_enriched'), 'touched.sale_date', 'last_loaded_at'
+            ) }}
         )
     {% endif %}
 
