@@ -1,0 +1,475 @@
+"""The analytics API: the semantic layer's metrics over HTTP, read-only, JSON (CSV on
+request), OpenAPI at /docs.
+
+    GET  /v1/metrics                      the metrics, with descriptions
+    GET  /v1/dimensions                   the dimensions and time grains to group and filter by
+    POST /v1/query                        metrics by dimensions at a grain (typed JSON body)
+    GET  /v1/query?metrics=...            the same as query parameters
+    GET  /v1/orders/{transaction_no}      one order's lines, their Silver status and source events
+    GET  /v1/health                       last Gold build, newest outbox commit in Gold, lag
+    GET  /healthz                         liveness, no key needed
+
+Results are cached until the next Gold build (the backend's version changes).
+"""
+
+import csv
+import io
+import json
+import math
+import threading
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+from ingest.api import lookups
+from ingest.api.auth import ApiKey, KeyRing, RateLimiter
+from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
+from ingest.api.config import ApiConfig
+from ingest.semantic import FILTER_OPS, GRAINS, Filter, MetricQuery, QueryError, SemanticLayer
+
+NAME = r"^-?[a-z][a-z0-9_]{0,80}$"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+# ---------------------------------------------------------------------------- schemas
+class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dimension: str = Field(pattern=NAME, description="A dimension from /v1/dimensions.")
+    op: Literal["eq", "ne", "in", "not_in"] = "eq"
+    values: list[StrictStr | StrictBool] = Field(
+        min_length=1, max_length=100, description="Strings, or true/false for is_ dimensions."
+    )
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[Annotated[str, Field(pattern=NAME)]] = Field(min_length=1, max_length=20)
+    group_by: list[Annotated[str, Field(pattern=NAME)]] = Field(default_factory=list, max_length=10)
+    grain: Literal["day", "week", "month", "quarter", "year", "fiscal_year"] | None = None
+    start: date | None = Field(None, description="First day, inclusive (metric_time).")
+    end: date | None = Field(None, description="Last day, inclusive (metric_time).")
+    filters: list[FilterIn] = Field(default_factory=list, max_length=20)
+    order_by: list[Annotated[str, Field(pattern=NAME)]] = Field(
+        default_factory=list, max_length=10, description="Names of the query; '-' first for descending."
+    )
+    limit: int = Field(1000, ge=1, le=10_000)
+    offset: int = Field(0, ge=0, le=10_000_000)
+    format: Literal["json", "csv"] = "json"
+
+
+class MetricOut(BaseModel):
+    name: str
+    label: str
+    description: str
+    type: str
+
+
+class DimensionOut(BaseModel):
+    name: str
+    description: str
+    value_type: Literal["string", "boolean"]
+
+
+class DimensionsOut(BaseModel):
+    dimensions: list[DimensionOut]
+    grains: list[str]
+    filter_ops: list[str]
+
+
+class QueryOut(BaseModel):
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+    gold_built_at: str
+    cached: bool
+
+
+class BronzeOut(BaseModel):
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    source_event_at: str | None
+    batch_id: int | None
+    ingested_at: str | None
+
+
+class OrderLineOut(BaseModel):
+    event_id: str | None
+    product_no: str | None
+    product_name: str | None
+    sale_date: str | None
+    quantity: int | None
+    unit_price: float | None
+    customer_no: str | None
+    country: str | None
+    is_return: bool | None
+    status: Literal["counted", "excluded", "quarantined", "failed", "pending"]
+    reason: str | None
+    warnings: list[str]
+    net_amount: float | None
+    bronze: BronzeOut
+
+
+class OrderOut(BaseModel):
+    transaction_no: str
+    lines: list[OrderLineOut]
+    summary: dict[str, int]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    engine: str
+    gold_built_at: str | None
+    gold_age_seconds: float | None
+    gold_lines: int
+    newest_source_event_at: str | None
+    newest_bronze_ingested_at: str | None
+    source_lag_seconds: float | None = Field(
+        description="Now minus the newest outbox commit (Kafka record time) in Gold."
+    )
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 422, 429, 503)}
+
+
+# ---------------------------------------------------------------------------- the app
+class _Cache:
+    """Results by (Gold version, question); a new Gold build empties it."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self.version: str | None = None
+        self.items: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, version: str, key: str):
+        with self.lock:
+            if version != self.version:
+                self.version, self.items = version, OrderedDict()
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return value
+
+    def put(self, version: str, key: str, value) -> None:
+        with self.lock:
+            if version != self.version:
+                return  # a build landed meanwhile: do not keep an answer from the old one
+            self.items[key] = value
+            while len(self.items) > self.entries:
+                self.items.popitem(last=False)
+
+
+def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
+    config.check()
+    keys = KeyRing(config.keys)
+    limiter = RateLimiter(config.per_minute)
+    cache = _Cache(config.cache_entries)
+    app = FastAPI(
+        title="Orders lakehouse analytics API",
+        version="1",
+        description="Metrics defined once in the dbt semantic layer, compiled by MetricFlow; "
+        "read-only. Send the key as `X-API-Key` (or `Authorization: Bearer`).",
+    )
+    app.state.cache = cache
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {err.get('msg')}")
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    def caller(
+        x_api_key: Annotated[str | None, Header(max_length=200)] = None,
+        authorization: Annotated[str | None, Header(max_length=220)] = None,
+    ) -> ApiKey | None:
+        presented = x_api_key
+        if presented is None and authorization and authorization.lower().startswith("bearer "):
+            presented = authorization[7:].strip()
+        if keys.open:
+            key, name, per_minute = None, "local", None
+        else:
+            key = keys.identify(presented)
+            if key is None:
+                raise ApiError(
+                    401,
+                    "a valid API key is required (X-API-Key header)"
+                    if presented
+                    else "missing API key (X-API-Key header)",
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            name, per_minute = key.name, key.per_minute
+        wait = limiter.take(name, per_minute)
+        if wait > 0:
+            raise ApiError(
+                429,
+                f"rate limit reached for {name}; retry in {wait:.1f} s",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        return key
+
+    Caller = Annotated[ApiKey | None, Depends(caller)]
+
+    def version() -> str:
+        try:
+            return backend.version()
+        except NotReady as exc:
+            raise ApiError(503, str(exc), {"Retry-After": "10"}) from None
+
+    def run(sql: str, params: dict, max_rows: int):
+        try:
+            return backend.run(sql, params, max_rows, config.timeout_s)
+        except NotReady as exc:
+            raise ApiError(503, str(exc), {"Retry-After": "10"}) from None
+        except QueryTimeout as exc:
+            raise ApiError(
+                503, f"{exc}; ask for less (filters, a coarser grain)", {"Retry-After": "5"}
+            ) from None
+        except TooManyRows as exc:
+            raise ApiError(
+                422, f"{exc} (the cap is {max_rows:,}): add filters, fewer dimensions or a coarser grain"
+            ) from None
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/v1/metrics", response_model=list[MetricOut], responses=ERRORS, summary="List the metrics")
+    def list_metrics(key: Caller):
+        return [
+            MetricOut(**m.__dict__) for m in layer.metrics.values() if key is None or key.may_read(m.name)
+        ]
+
+    @app.get("/v1/dimensions", response_model=DimensionsOut, responses=ERRORS, summary="List the dimensions")
+    def list_dimensions(key: Caller):
+        return DimensionsOut(
+            dimensions=[DimensionOut(**d.__dict__) for d in layer.dimensions.values()],
+            grains=list(GRAINS),
+            filter_ops=list(FILTER_OPS),
+        )
+
+    def answer(body: QueryIn, key: ApiKey | None, accept: str | None):
+        if key is not None:
+            denied = [m for m in body.metrics if not key.may_read(m)]
+            if denied:
+                raise ApiError(403, f"this key may not read {', '.join(denied)}")
+        query = MetricQuery(
+            metrics=tuple(body.metrics),
+            group_by=tuple(body.group_by),
+            grain=body.grain,
+            start=body.start,
+            end=body.end,
+            filters=tuple(Filter(f.dimension, f.op, tuple(f.values)) for f in body.filters),
+            order_by=tuple(body.order_by) or _default_order(body),
+        )
+        current = version()
+        cache_key = query.key()
+        hit = cache.get(current, cache_key)
+        if hit is None:
+            try:
+                compiled = layer.compile(query)
+            except QueryError as exc:
+                raise ApiError(400, str(exc)) from None
+            result = run(compiled.sql, compiled.params, config.row_cap)
+            periods = [i for i, c in enumerate(compiled.columns) if c.startswith("metric_time__")]
+            rows = [_row(row, periods) for row in result.rows]
+            hit = (compiled.columns, rows, lookups.jsonable(backend.built_at()))
+            cache.put(current, cache_key, hit)
+            cached = False
+        else:
+            cached = True
+        columns, rows, built = hit
+        page = rows[body.offset : body.offset + body.limit]
+        following = body.offset + body.limit
+        if body.format == "csv" or (accept or "").startswith("text/csv"):
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(page)
+            return Response(out.getvalue(), media_type="text/csv", headers={"X-Total-Count": str(len(rows))})
+        return QueryOut(
+            columns=list(columns),
+            rows=[dict(zip(columns, row, strict=True)) for row in page],
+            total=len(rows),
+            limit=body.limit,
+            offset=body.offset,
+            next_offset=following if following < len(rows) else None,
+            gold_built_at=built,
+            cached=cached,
+        )
+
+    @app.post(
+        "/v1/query",
+        response_model=QueryOut,
+        responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+        summary="Query metrics (JSON body)",
+    )
+    def query_post(body: QueryIn, key: Caller, accept: Annotated[str | None, Header()] = None):
+        return answer(body, key, accept)
+
+    @app.get(
+        "/v1/query",
+        response_model=QueryOut,
+        responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+        summary="Query metrics (query parameters)",
+    )
+    def query_get(
+        key: Caller,
+        metrics: Annotated[str, Query(max_length=1000, description="Comma-separated metric names.")],
+        group_by: Annotated[str, Query(max_length=1000, description="Comma-separated dimensions.")] = "",
+        grain: Annotated[
+            Literal["day", "week", "month", "quarter", "year", "fiscal_year"] | None, Query()
+        ] = None,
+        start: date | None = None,
+        end: date | None = None,
+        filter: Annotated[
+            list[str] | None,
+            Query(
+                max_length=2000,
+                description='dimension:op:JSON value(s), e.g. country__country_name:in:["France","Germany"] '
+                "or sales_line__is_return:eq:false",
+            ),
+        ] = None,
+        order_by: Annotated[str, Query(max_length=1000)] = "",
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        format: Literal["json", "csv"] = "json",
+        accept: Annotated[str | None, Header()] = None,
+    ):
+        try:
+            body = QueryIn(
+                metrics=_names(metrics),
+                group_by=_names(group_by),
+                grain=grain,
+                start=start,
+                end=end,
+                filters=[_parse_filter(text) for text in filter or []],
+                order_by=_names(order_by),
+                limit=limit,
+                offset=offset,
+                format=format,
+            )
+        except ValueError as exc:
+            raise ApiError(422, _first_error(exc)) from None
+        return answer(body, key, accept)
+
+    @app.get(
+        "/v1/orders/{transaction_no}",
+        response_model=OrderOut,
+        responses=ERRORS,
+        summary="Trace one order: its lines, their Silver status and source events",
+    )
+    def order(
+        key: Caller,
+        transaction_no: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")],
+    ):
+        current = version()
+        cache_key = "order:" + transaction_no
+        hit = cache.get(current, cache_key)
+        if hit is None:
+            result = run(lookups.order_lines_sql(backend), {"transaction_no": transaction_no}, 5000)
+            hit = lookups.order_trace(transaction_no, result.columns, result.rows)
+            cache.put(current, cache_key, hit)
+        if not hit["lines"]:
+            raise ApiError(404, f"no order line with TransactionNo {transaction_no!r} in Silver")
+        return hit
+
+    @app.get("/v1/health", response_model=HealthOut, responses=ERRORS, summary="Freshness of Gold")
+    def health(key: Caller):
+        current = version()
+        hit = cache.get(current, "health")
+        if hit is None:
+            result = run(lookups.freshness_sql(backend), {}, 1)
+            hit = (dict(zip(result.columns, result.rows[0], strict=True)), backend.built_at())
+            cache.put(current, "health", hit)
+        row, built = hit
+        now = datetime.now(UTC)
+
+        def age(moment) -> float | None:
+            if moment is None:
+                return None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return round((now - moment).total_seconds(), 3)
+
+        return HealthOut(
+            status="ok",
+            engine=backend.engine,
+            gold_built_at=lookups.jsonable(built),
+            gold_age_seconds=age(built),
+            gold_lines=int(row["gold_lines"] or 0),
+            newest_source_event_at=lookups.jsonable(row["newest_source_event_at"]),
+            newest_bronze_ingested_at=lookups.jsonable(row["newest_bronze_ingested_at"]),
+            source_lag_seconds=age(row["newest_source_event_at"]),
+        )
+
+    return app
+
+
+def _row(values: tuple, periods: list[int]) -> tuple:
+    """JSON values; a time period as the date it starts on (MetricFlow gives a timestamp)."""
+    out = [lookups.jsonable(v) for v in values]
+    for i in periods:
+        if isinstance(values[i], datetime):
+            out[i] = values[i].date().isoformat()
+    return tuple(out)
+
+
+def _default_order(body: QueryIn) -> tuple[str, ...]:
+    """Pages need a stable order: time first, then the dimensions, ascending."""
+    return (("metric_time",) if body.grain else ()) + tuple(body.group_by)
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _parse_filter(text: str) -> FilterIn:
+    parts = text.split(":", 2)
+    if len(parts) != 3:
+        raise ValueError(f"filter {text[:80]!r} must be dimension:op:JSON value")
+    dimension, op, raw = parts
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ValueError(
+            f'filter on {dimension[:80]}: the value must be JSON, e.g. "France" or true'
+        ) from None
+    values = value if isinstance(value, list) else [value]
+    return FilterIn(dimension=dimension, op=op, values=values)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    return str(exc)

@@ -1,0 +1,102 @@
+"""The analytics API's settings: built once at the entry point, from the environment (and a
+Databricks secret scope for secrets in production), then passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.api.auth import ApiKey, AuthConfigError, parse_keys
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_PORT = 8300
+
+
+class SecretsLike:
+    """What the API needs of a secret store: Databricks' `w.secrets.get_secret` or dbutils."""
+
+    def get(self, scope: str, key: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class DatabricksSettings:
+    host: str
+    http_path: str
+    token: str = field(repr=False)
+    catalog: str = "orders"
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    engine: str = "duckdb"  # or databricks
+    warehouse: Path | None = None  # DuckDB: the warehouse whose published copies are served
+    semantic_manifest: Path | None = None
+    keys: tuple[ApiKey, ...] = ()
+    per_minute: int = 1200  # default rate limit per caller
+    max_limit: int = 10_000  # largest page
+    row_cap: int = 100_000  # largest result a query may have before paging
+    timeout_s: float = 10.0  # a query running longer is cancelled: 503
+    cache_entries: int = 512
+    databricks: DatabricksSettings | None = None
+
+    @property
+    def keyless(self) -> bool:
+        return not self.keys
+
+    def check(self) -> None:
+        """Refuse settings that would expose data: keyless only on the loopback interface."""
+        if self.keyless and self.host not in LOCAL_HOSTS:
+            raise AuthConfigError(
+                f"refusing to serve {self.host} without API keys: set LAKEHOUSE_API_KEYS "
+                "(or bind to 127.0.0.1 for the keyless local mode)"
+            )
+        if self.engine == "databricks" and self.databricks is None:
+            raise AuthConfigError("engine databricks needs DATABRICKS_HOST, DATABRICKS_HTTP_PATH and a token")
+
+    @classmethod
+    def from_env(
+        cls,
+        warehouse: Path | None,
+        semantic_manifest: Path | None,
+        host: str | None = None,
+        port: int | None = None,
+        environ: dict[str, str] | None = None,
+        secrets: SecretsLike | None = None,
+    ) -> ApiConfig:
+        """LAKEHOUSE_API_* settings; secrets (keys, the Databricks token) from the environment,
+        else from the secret scope LAKEHOUSE_API_SECRET_SCOPE (keys `api-keys`, `databricks-token`)."""
+        env = os.environ if environ is None else environ
+        scope = env.get("LAKEHOUSE_API_SECRET_SCOPE")
+
+        def secret(var: str, key: str) -> str | None:
+            if env.get(var):
+                return env[var]
+            if scope and secrets is not None:
+                return secrets.get(scope, key)
+            return None
+
+        engine = env.get("LAKEHOUSE_API_ENGINE", "duckdb")
+        databricks = None
+        if engine == "databricks":
+            token = secret("DATABRICKS_TOKEN", "databricks-token")
+            if env.get("DATABRICKS_HOST") and env.get("DATABRICKS_HTTP_PATH") and token:
+                databricks = DatabricksSettings(
+                    host=env["DATABRICKS_HOST"].removeprefix("https://").rstrip("/"),
+                    http_path=env["DATABRICKS_HTTP_PATH"],
+                    token=token,
+                    catalog=env.get("DATABRICKS_CATALOG", "orders"),
+                )
+        return cls(
+            host=host or env.get("LAKEHOUSE_API_HOST", "127.0.0.1"),
+            port=port or int(env.get("LAKEHOUSE_API_PORT", DEFAULT_PORT)),
+            engine=engine,
+            warehouse=warehouse,
+            semantic_manifest=semantic_manifest,
+            keys=parse_keys(secret("LAKEHOUSE_API_KEYS", "api-keys")),
+            per_minute=int(env.get("LAKEHOUSE_API_PER_MINUTE", 1200)),
+            timeout_s=float(env.get("LAKEHOUSE_API_TIMEOUT_S", 10.0)),
+            databricks=databricks,
+        )

@@ -1,0 +1,128 @@
+"""The API's fixed SQL besides metrics: one order's lines traced back to their events, and
+Gold's freshness. Table names come from the backend, values only as bind parameters."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+ORDER_LINES_SQL = """
+with checked as (
+    select * from {checked} where transaction_no = {txn}
+)
+select
+    checked.event_id,
+    checked.product_no,
+    checked.product_name,
+    checked.sale_date,
+    checked.quantity,
+    checked.unit_price,
+    checked.customer_no,
+    checked.source_country,
+    checked.is_return,
+    checked.line_status,
+    checked.quarantine_rules,
+    checked.fail_rules,
+    checked.warning_rules,
+    excluded.exclusion_reason,
+    sales.sales_line_key is not null as in_gold,
+    sales.net_amount,
+    checked.kafka_topic,
+    checked.kafka_partition,
+    checked.kafka_offset,
+    checked.source_event_at,
+    checked.bronze_batch_id,
+    checked.bronze_ingested_at
+from checked
+left join {excluded} as excluded on excluded.event_id = checked.event_id
+left join {sales} as sales on sales.event_id = checked.event_id
+order by checked.kafka_partition, checked.kafka_offset
+"""
+
+FRESHNESS_SQL = """
+select
+    count(*) as gold_lines,
+    max(source_event_at) as newest_source_event_at,
+    max(bronze_ingested_at) as newest_bronze_ingested_at
+from {sales}
+"""
+
+
+def order_lines_sql(backend) -> str:
+    return ORDER_LINES_SQL.format(
+        checked=backend.relation("silver", "stg_bronze__order_lines_checked"),
+        excluded=backend.relation("silver", "int_excluded_lines"),
+        sales=backend.relation("gold", "fct_sales_lines"),
+        txn=backend.placeholder("transaction_no"),
+    )
+
+
+def freshness_sql(backend) -> str:
+    return FRESHNESS_SQL.format(sales=backend.relation("gold", "fct_sales_lines"))
+
+
+def _rules(text: str | None) -> list[str]:
+    return [rule.strip() for rule in (text or "").split(",") if rule.strip()]
+
+
+def line_status(row: dict) -> tuple[str, str | None]:
+    """Where a line stopped, and why: counted (in Gold), excluded (Silver does not count it),
+    quarantined or failed (a quality rule), or pending (valid, not yet in a Gold build)."""
+    if row["in_gold"]:
+        return "counted", None
+    if row["line_status"] == "quarantined":
+        return "quarantined", ", ".join(_rules(row["quarantine_rules"])) or "quarantined"
+    if row["line_status"] == "failed":
+        return "failed", ", ".join(_rules(row["fail_rules"])) or "failed"
+    if row["exclusion_reason"]:
+        return "excluded", row["exclusion_reason"]
+    return "pending", "valid in Silver, not yet in a Gold build"
+
+
+def order_trace(transaction_no: str, columns, rows) -> dict:
+    lines = []
+    for values in rows:
+        row = dict(zip(columns, values, strict=True))
+        status, reason = line_status(row)
+        lines.append(
+            {
+                "event_id": row["event_id"],
+                "product_no": row["product_no"],
+                "product_name": row["product_name"],
+                "sale_date": jsonable(row["sale_date"]),
+                "quantity": row["quantity"],
+                "unit_price": jsonable(row["unit_price"]),
+                "customer_no": row["customer_no"],
+                "country": row["source_country"],
+                "is_return": row["is_return"],
+                "status": status,
+                "reason": reason,
+                "warnings": _rules(row["warning_rules"]),
+                "net_amount": jsonable(row["net_amount"]),
+                "bronze": {
+                    "topic": row["kafka_topic"],
+                    "partition": row["kafka_partition"],
+                    "offset": row["kafka_offset"],
+                    "source_event_at": jsonable(row["source_event_at"]),
+                    "batch_id": row["bronze_batch_id"],
+                    "ingested_at": jsonable(row["bronze_ingested_at"]),
+                },
+            }
+        )
+    summary: dict[str, int] = {}
+    for line in lines:
+        summary[line["status"]] = summary.get(line["status"], 0) + 1
+    return {"transaction_no": transaction_no, "lines": lines, "summary": summary}
+
+
+def jsonable(value):
+    """A SQL value as JSON: decimals as numbers, dates ISO 8601, timestamps in UTC."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
