@@ -49,9 +49,9 @@ def _dbt_seconds(*args: str) -> tuple[float, float]:
 def silver_bench(history_events: int, figures: dict[str, str]) -> None:
     """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history."""
     from ingest import demo
-    from ingest.bronze.direct import BronzeWriter, event
-    from ingest.bronze.transform import LINE_FIELDS
+    from ingest.events import LINE_FIELDS
     from ingest.generator import SyntheticSales
+    from ingest.testing.bronze_writer import BronzeWriter, event
 
     per_minute = history_events / (24 * 60)  # the history is one day of events per 1x
     batch_minutes = 15

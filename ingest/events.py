@@ -1,4 +1,7 @@
-"""The event on `sales-transactions-raw`: an envelope around one order line.
+"""The contract: the event on `sales-transactions-raw` and the Bronze row it lands as.
+
+The one definition of both, imported everywhere else (producer, outbox simulator, Bronze
+transform, the direct Bronze writer, tests).
 
 Key: `TransactionNo` (one order's lines stay ordered within a partition).
 Value (JSON):
@@ -8,23 +11,46 @@ Value (JSON):
 
 `event_id` is a UUID derived from the source and the line's position in it, so replaying
 the same file publishes the same events again (at-least-once) and Silver dedupes them.
+
+Bronze keeps one row per Kafka record: the envelope and line fields as text, the raw value,
+the Kafka coordinates and `parse_error`, then what its micro-batch stamps on it. The schema is
+declared once here (`BRONZE_SCHEMA`); `bronze_spark_schema()` and `bronze_arrow_schema()` are
+its Spark and Arrow forms.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 
-from ingest.generator import HEADER
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql.types import StructType
 
+# -- the event -----------------------------------------------------------------------------
 EVENT_TYPE = "order_line"
 SCHEMA_VERSION = 1
-_NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4f39-9a57-0b7f4c3e2d10")
+ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "occurred_at")
 
-LINE_FIELDS = HEADER
+# The line item's fields as the source names them, in the source's column order, and the
+# Bronze column each lands in.
+LINE_FIELDS = {
+    "TransactionNo": "transaction_no",
+    "Date": "line_date",
+    "ProductNo": "product_no",
+    "ProductName": "product_name",
+    "Price": "price",
+    "Quantity": "quantity",
+    "CustomerNo": "customer_no",
+    "Country": "country",
+}
+
+_NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4f39-9a57-0b7f4c3e2d10")
 
 
 @functools.lru_cache(maxsize=64)
@@ -41,15 +67,77 @@ def utc_now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def encode(row: tuple[str, ...], event_id_: str, occurred_at: str) -> tuple[bytes, bytes]:
-    """Return (key, value) bytes for one v.4a row."""
+def encode(
+    row: tuple[str, ...], event_id_: str, occurred_at: str, schema_version: int = SCHEMA_VERSION
+) -> tuple[bytes, bytes]:
+    """Return (key, value) bytes for one v.4a row (its fields in `LINE_FIELDS` order)."""
     value = orjson.dumps(
         {
             "event_id": event_id_,
             "event_type": EVENT_TYPE,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": schema_version,
             "occurred_at": occurred_at,
             "line": dict(zip(LINE_FIELDS, row, strict=True)),
         }
     )
     return row[0].encode(), value
+
+
+# -- the Bronze row ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BronzeColumn:
+    name: str
+    type: str  # "string", "int", "long" or "timestamp" (UTC, microseconds)
+    nullable: bool = True
+
+
+BRONZE_SCHEMA: tuple[BronzeColumn, ...] = (
+    # parsed from the record's value, every field as text ("17490.0" stays "17490.0")
+    *(BronzeColumn(name, "string") for name in ENVELOPE_FIELDS),
+    *(BronzeColumn(column, "string") for column in LINE_FIELDS.values()),
+    # the record as received
+    BronzeColumn("raw_value", "string"),
+    BronzeColumn("kafka_key", "string"),
+    BronzeColumn("kafka_topic", "string"),
+    BronzeColumn("kafka_partition", "int"),
+    BronzeColumn("kafka_offset", "long"),
+    BronzeColumn("kafka_timestamp", "timestamp"),
+    BronzeColumn("parse_error", "string"),
+    # stamped on every row of a micro-batch
+    BronzeColumn("ingested_at", "timestamp", nullable=False),
+    BronzeColumn("bronze_batch_id", "long", nullable=False),
+)
+
+BRONZE_COLUMNS = tuple(column.name for column in BRONZE_SCHEMA)
+BATCH_COLUMNS = ("ingested_at", "bronze_batch_id")
+# What one Kafka record becomes, before its micro-batch stamps it.
+RECORD_COLUMNS = tuple(name for name in BRONZE_COLUMNS if name not in BATCH_COLUMNS)
+
+
+def bronze_spark_schema(columns: tuple[str, ...] = BRONZE_COLUMNS) -> StructType:
+    """The Bronze schema (or the named columns of it) as a Spark StructType."""
+    from pyspark.sql import types as T
+
+    spark_types = {
+        "string": T.StringType(),
+        "int": T.IntegerType(),
+        "long": T.LongType(),
+        "timestamp": T.TimestampType(),
+    }
+    by_name = {column.name: column for column in BRONZE_SCHEMA}
+    return T.StructType(
+        [T.StructField(name, spark_types[by_name[name].type], by_name[name].nullable) for name in columns]
+    )
+
+
+def bronze_arrow_schema() -> pa.Schema:
+    """The Bronze schema as a pyarrow schema: the Delta table's, as the ingester writes it."""
+    import pyarrow as pa
+
+    arrow_types = {
+        "string": pa.string(),
+        "int": pa.int32(),
+        "long": pa.int64(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
+    return pa.schema([pa.field(c.name, arrow_types[c.type], nullable=c.nullable) for c in BRONZE_SCHEMA])

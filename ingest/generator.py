@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import bisect
 import csv
-import io
 import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-HEADER = (
-    "TransactionNo",
-    "Date",
-    "ProductNo",
-    "ProductName",
-    "Price",
-    "Quantity",
-    "CustomerNo",
-    "Country",
-)
+from ingest.events import LINE_FIELDS
+
+# The CSV's header: the line fields as the source names them.
+HEADER = tuple(LINE_FIELDS)
 
 FIRST_DAY = date(2018, 12, 1)
 LAST_DAY = date(2019, 12, 9)
@@ -427,11 +420,3 @@ def write_csv(path: str, rows: int, seed: int = 42) -> int:
             writer.writerow(row)
             count += 1
     return count
-
-
-def to_csv_text(rows: list[tuple[str, ...]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming.datasource import (
     ReadAllAvailable,
     ReadLimit,
@@ -43,6 +44,7 @@ from ingest.config import KafkaConfig
 
 SOURCE_NAME = "kafka_python"
 
+# The native source's columns; read_partition yields them in this schema's Arrow form.
 KAFKA_SCHEMA = StructType(
     [
         StructField("key", BinaryType()),
@@ -258,17 +260,7 @@ def read_partition(options: dict[str, str], part: KafkaPartition) -> Iterator:
     import pyarrow as pa
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    arrow_schema = pa.schema(
-        [
-            ("key", pa.binary()),
-            ("value", pa.binary()),
-            ("topic", pa.string()),
-            ("partition", pa.int32()),
-            ("offset", pa.int64()),
-            ("timestamp", pa.timestamp("us", tz="UTC")),
-            ("timestampType", pa.int32()),
-        ]
-    )
+    arrow_schema = to_arrow_schema(KAFKA_SCHEMA, timezone="UTC")
     consumer = Consumer(_client_config(options))
     try:
         consumer.assign([TopicPartition(part.topic, part.partition, part.start)])

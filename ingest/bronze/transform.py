@@ -13,40 +13,16 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-LINE_FIELDS = {
-    "TransactionNo": "transaction_no",
-    "Date": "line_date",
-    "ProductNo": "product_no",
-    "ProductName": "product_name",
-    "Price": "price",
-    "Quantity": "quantity",
-    "CustomerNo": "customer_no",
-    "Country": "country",
-}
-ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "occurred_at")
+from ingest.events import ENVELOPE_FIELDS, LINE_FIELDS, RECORD_COLUMNS, bronze_spark_schema
 
-# Every field read as a string: JSON numbers keep their text ("17490.0" stays "17490.0").
+# How `from_json` reads the value: every field as a string, so JSON numbers keep their text
+# ("17490.0" stays "17490.0").
 EVENT_SCHEMA = StructType(
     [StructField(name, StringType()) for name in ENVELOPE_FIELDS]
     + [
         StructField("line", StructType([StructField(f, StringType()) for f in LINE_FIELDS])),
         StructField("_corrupt_record", StringType()),
     ]
-)
-
-BRONZE_COLUMNS = (
-    "event_id",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    *LINE_FIELDS.values(),
-    "raw_value",
-    "kafka_key",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "parse_error",
 )
 
 
@@ -67,19 +43,26 @@ def parse_events(kafka_df: DataFrame) -> DataFrame:
         EVENT_SCHEMA,
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
     )
+    columns = {
+        **{name: F.col("event")[name] for name in ENVELOPE_FIELDS},
+        **{column: F.col("event")["line"][source] for source, column in LINE_FIELDS.items()},
+        "raw_value": F.col("raw_value"),
+        "kafka_key": F.col("key"),
+        "kafka_topic": F.col("topic"),
+        "kafka_partition": F.col("partition"),
+        "kafka_offset": F.col("offset"),
+        "kafka_timestamp": F.col("timestamp"),
+        "parse_error": _parse_error(F.col("raw_value"), F.col("event")),
+    }
+    # The contract's columns, in its order and with its types.
     return (
         kafka_df.withColumn("raw_value", raw)
         .withColumn("event", event)
         .select(
-            *[F.col("event")[name].alias(name) for name in ENVELOPE_FIELDS],
-            *[F.col("event")["line"][src].alias(dst) for src, dst in LINE_FIELDS.items()],
-            F.col("raw_value"),
-            F.col("key").cast("string").alias("kafka_key"),
-            F.col("topic").alias("kafka_topic"),
-            F.col("partition").cast("int").alias("kafka_partition"),
-            F.col("offset").cast("long").alias("kafka_offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
-            _parse_error(F.col("raw_value"), F.col("event")).alias("parse_error"),
+            *[
+                columns[field.name].cast(field.dataType).alias(field.name)
+                for field in bronze_spark_schema(RECORD_COLUMNS).fields
+            ]
         )
     )
 

@@ -1,36 +1,24 @@
-"""Write Bronze rows straight into the Delta table, in the ingester's schema, without the
-broker or Spark: for dbt tests that need exact control over payloads, micro-batches and
-arrival times, and for benchmarks of Silver that need millions of Bronze rows quickly."""
+"""Write Bronze rows straight into the Delta table, without the broker or Spark: for dbt tests
+that need exact control over payloads, micro-batches and arrival times, and for benchmarks
+of Silver (ingest/bench.py) that need millions of Bronze rows quickly.
+
+An event's raw value is the producer's own encoding (`events.encode`), its row has the
+contract's Bronze schema, and its columns are what the ingester's transform parses from that
+value (tests/unit/test_bronze_writer.py holds the two side by side).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import orjson
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from ingest.bronze.transform import LINE_FIELDS
-
-SCHEMA = pa.schema(
-    [
-        *[
-            pa.field(name, pa.string())
-            for name in ("event_id", "event_type", "schema_version", "occurred_at", *LINE_FIELDS.values())
-        ],
-        pa.field("raw_value", pa.string()),
-        pa.field("kafka_key", pa.string()),
-        pa.field("kafka_topic", pa.string()),
-        pa.field("kafka_partition", pa.int32()),
-        pa.field("kafka_offset", pa.int64()),
-        pa.field("kafka_timestamp", pa.timestamp("us", tz="UTC")),
-        pa.field("parse_error", pa.string()),
-        pa.field("ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("bronze_batch_id", pa.int64(), nullable=False),
-    ]
-)
+from ingest.events import EVENT_TYPE, LINE_FIELDS, SCHEMA_VERSION, bronze_arrow_schema, encode
 
 BASE_TIME = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+DEFAULT_OCCURRED_AT = "2026-11-25T08:00:00.000Z"
+TOPIC = "sales-transactions-raw"
 
 
 def line(
@@ -43,6 +31,7 @@ def line(
     customer_no: str = "17850",
     country: str = "United Kingdom",
 ) -> dict[str, str]:
+    """A line item, keyed by the source's field names."""
     return dict(
         zip(
             LINE_FIELDS,
@@ -52,13 +41,13 @@ def line(
     )
 
 
-DEFAULT_OCCURRED_AT = "2026-11-25T08:00:00.000Z"
-
-
 def event(
-    event_id: str, fields: dict[str, str], schema_version: str = "1", occurred_at: str = DEFAULT_OCCURRED_AT
+    event_id: str,
+    fields: dict[str, str],
+    schema_version: int = SCHEMA_VERSION,
+    occurred_at: str = DEFAULT_OCCURRED_AT,
 ) -> dict:
-    """A parsed, well-formed event."""
+    """A well-formed event, as the producer would publish it."""
     return {
         "event_id": event_id,
         "schema_version": schema_version,
@@ -68,7 +57,31 @@ def event(
 
 
 def invalid(raw: str, reason: str = "invalid JSON") -> dict:
+    """A record whose value is not a usable event, with the reason Bronze gives for it."""
     return {"raw": raw, "parse_error": reason}
+
+
+def record_columns(item: dict) -> dict:
+    """The Bronze columns one `event(...)` or `invalid(...)` fills, Kafka coordinates aside."""
+    if "raw" in item:
+        return {"raw_value": item["raw"], "parse_error": item["parse_error"]}
+    fields = item["line"]
+    key, value = encode(
+        tuple(fields[source] for source in LINE_FIELDS),
+        item["event_id"],
+        item["occurred_at"],
+        schema_version=item["schema_version"],
+    )
+    return {
+        "event_id": item["event_id"],
+        "event_type": EVENT_TYPE,
+        "schema_version": str(item["schema_version"]),  # Bronze keeps every field as text
+        "occurred_at": item["occurred_at"],
+        **{column: fields[source] for source, column in LINE_FIELDS.items()},
+        "raw_value": value.decode(),
+        "kafka_key": key.decode(),
+        "parse_error": None,
+    }
 
 
 class BronzeWriter:
@@ -78,6 +91,7 @@ class BronzeWriter:
         self.path = path
         self.next_offset: dict[int, int] = {}
         self.batch_id = 0
+        self.schema = bronze_arrow_schema()
 
     def append(self, events: list[dict], minutes_after_base: float | None = None, partition: int = 0) -> None:
         ingested_at = BASE_TIME + timedelta(
@@ -87,34 +101,16 @@ class BronzeWriter:
         for item in events:
             offset = self.next_offset.get(partition, 0)
             self.next_offset[partition] = offset + 1
-            fields = item.get("line") or {}
-            raw = item.get("raw")
-            if raw is None:
-                raw = orjson.dumps(
-                    {
-                        "event_id": item["event_id"],
-                        "event_type": "order_line",
-                        "schema_version": item.get("schema_version", "1"),
-                        "occurred_at": item.get("occurred_at", DEFAULT_OCCURRED_AT),
-                        "line": {source: fields.get(source) for source in LINE_FIELDS},
-                    }
-                ).decode()
-            row = {
-                "event_id": item.get("event_id"),
-                "event_type": "order_line" if "event_id" in item else None,
-                "schema_version": item.get("schema_version", "1") if "event_id" in item else None,
-                "occurred_at": item.get("occurred_at", DEFAULT_OCCURRED_AT) if "event_id" in item else None,
-                **{target: fields.get(source) for source, target in LINE_FIELDS.items()},
-                "raw_value": raw,
-                "kafka_key": fields.get("TransactionNo"),
-                "kafka_topic": "sales-transactions-raw",
-                "kafka_partition": partition,
-                "kafka_offset": offset,
-                "kafka_timestamp": ingested_at,
-                "parse_error": item.get("parse_error"),
-                "ingested_at": ingested_at,
-                "bronze_batch_id": self.batch_id,
-            }
-            rows.append(row)
-        write_deltalake(self.path, pa.Table.from_pylist(rows, schema=SCHEMA), mode="append")
+            rows.append(
+                {
+                    **record_columns(item),
+                    "kafka_topic": TOPIC,
+                    "kafka_partition": partition,
+                    "kafka_offset": offset,
+                    "kafka_timestamp": ingested_at,
+                    "ingested_at": ingested_at,
+                    "bronze_batch_id": self.batch_id,
+                }
+            )
+        write_deltalake(self.path, pa.Table.from_pylist(rows, schema=self.schema), mode="append")
         self.batch_id += 1

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from ingest.broker import free_port
-from ingest.bronze.direct import BronzeWriter, event, line
+from ingest.testing.bronze_writer import BronzeWriter, event, line
 
 from .helpers import PROJECT_DIR, bronze_path
 

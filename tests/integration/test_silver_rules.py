@@ -6,48 +6,14 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.bronze.direct import BronzeWriter, event, invalid, line
 from ingest.demo import run_dbt
 from ingest.summary import warehouse_path
+from ingest.testing.bronze_writer import BronzeWriter, event, invalid, line
 
+from .cases import CASES
 from .helpers import bronze_path
 
 pytestmark = pytest.mark.integration
-
-CASES: dict[str, tuple[dict, str, str]] = {
-    # event_id: (line fields, expected status, expected rules (quarantine or warning))
-    "good-sale": (line(), "valid", ""),
-    "good-return": (line(transaction_no="C536379", quantity="-6"), "valid", ""),
-    "no-transaction": (line(transaction_no=" "), "quarantined", "missing_transaction_no"),
-    "no-product": (line(product_no=""), "quarantined", "missing_product_no"),
-    "no-customer": (line(customer_no=""), "valid", "missing_customer_no"),
-    "bad-date": (line(date="not a date"), "quarantined", "unparseable_date"),
-    "month-13": (line(date="13/25/2019"), "quarantined", "unparseable_date"),
-    "future-date": (line(date="1/1/2099"), "quarantined", "date_out_of_range"),
-    "before-start": (line(date="11/30/2018"), "quarantined", "date_out_of_range"),
-    "bad-price": (line(price="abc"), "quarantined", "invalid_price"),
-    "zero-price": (line(price="0"), "quarantined", "non_positive_price"),
-    "negative-price": (line(price="-2.50"), "quarantined", "non_positive_price"),
-    "zero-quantity": (line(quantity="0"), "quarantined", "zero_quantity"),
-    "fractional-quantity": (line(quantity="2.5"), "quarantined", "invalid_quantity"),
-    "negative-sale": (line(quantity="-3"), "quarantined", "quantity_sign_mismatch"),
-    "positive-return": (
-        line(transaction_no="C536380", quantity="3"),
-        "quarantined",
-        "quantity_sign_mismatch",
-    ),
-    "postage": (
-        line(product_no="POST", product_name="Postage", price="18.00", quantity="1"),
-        "valid",
-        "non_product_code",
-    ),
-    "bad-debt": (
-        line(product_no="B", product_name="Adjust bad debt", price="-11062.06", quantity="1"),
-        "valid",
-        "non_product_code",
-    ),
-    "two-rules": (line(product_no="", date="x"), "quarantined", "missing_product_no,unparseable_date"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +131,7 @@ def test_test_customers_and_duplicate_lines_are_excluded_and_counted(warehouse):
 def test_a_fail_rule_stops_the_run_with_a_clear_message(warehouse, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     BronzeWriter(bronze_path(tmp_path)).append(
-        [event("v1", line()), event("v2", line(transaction_no="536999"), schema_version="2")]
+        [event("v1", line()), event("v2", line(transaction_no="536999"), schema_version=2)]
     )
     with pytest.raises(RuntimeError, match="dbt build"):
         run_dbt("build")

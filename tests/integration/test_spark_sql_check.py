@@ -10,14 +10,14 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from ingest.bronze.direct import BronzeWriter, event, invalid
-from ingest.bronze.transform import LINE_FIELDS
 from ingest.demo import PROJECT_DIR, dbt_executable, run_dbt
+from ingest.events import LINE_FIELDS
 from ingest.generator import SyntheticSales
 from ingest.summary import warehouse_path
+from ingest.testing.bronze_writer import BronzeWriter, event, invalid
 
+from .cases import CASES
 from .helpers import bronze_path
-from .test_silver_rules import CASES
 
 pytestmark = pytest.mark.integration
 

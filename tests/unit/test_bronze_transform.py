@@ -7,7 +7,8 @@ from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
 from ingest.bronze.kafka_source import KAFKA_SCHEMA
-from ingest.bronze.transform import BRONZE_COLUMNS, parse_events, with_batch_metadata
+from ingest.bronze.transform import parse_events, with_batch_metadata
+from ingest.events import RECORD_COLUMNS, bronze_arrow_schema, bronze_spark_schema
 
 GOOD = (
     b'{"event_id":"e1","event_type":"order_line","schema_version":1,'
@@ -47,7 +48,7 @@ def test_a_valid_event_keeps_every_field_as_text_and_its_coordinates(spark):
         parse_error=None,
     )
     assertDataFrameEqual(bronze, [expected])
-    assert tuple(bronze.columns) == BRONZE_COLUMNS
+    assert tuple(bronze.columns) == RECORD_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,9 @@ def test_batch_metadata_stamps_every_row(spark):
     rows = bronze.select("bronze_batch_id", "ingested_at").collect()
     assert [row.bronze_batch_id for row in rows] == [7, 7]
     assert all(row.ingested_at is not None for row in rows)
+
+
+def test_a_stamped_batch_has_the_contracts_bronze_schema(spark):
+    bronze = with_batch_metadata(parse_events(kafka_rows(spark, [GOOD, b"x"])), 7)
+    assert bronze.schema == bronze_spark_schema()
+    assert bronze.toArrow().schema == bronze_arrow_schema()

@@ -1,0 +1,1 @@
+"""Scaffolding shared by the tests and the benchmarks; nothing in the pipeline imports it."""

@@ -1,0 +1,53 @@
+"""The direct Bronze writer (test and benchmark scaffolding) lands what the ingester would:
+the producer's encoding as the raw value, and the columns the Bronze transform parses from it."""
+
+import pytest
+from deltalake import DeltaTable
+
+from ingest.bronze.kafka_source import KAFKA_SCHEMA
+from ingest.bronze.transform import parse_events
+from ingest.events import RECORD_COLUMNS, bronze_arrow_schema, encode
+from ingest.testing.bronze_writer import DEFAULT_OCCURRED_AT, BronzeWriter, event, invalid, line
+
+ITEMS = [
+    event("e1", line()),
+    event("e2", line(transaction_no="C536379", quantity="-6", customer_no="")),
+    event("e3", line(transaction_no="536999"), schema_version=2),
+    invalid("{not json"),
+    invalid('{"line": {}}', "missing event_id"),
+    invalid("", "empty payload"),
+]
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("bronze") / "sales_transactions")
+    BronzeWriter(path).append(ITEMS, partition=3)
+    return DeltaTable(path).to_pyarrow_table()
+
+
+def test_the_table_has_the_contracts_bronze_schema(landed):
+    assert landed.schema == bronze_arrow_schema()
+
+
+def test_an_events_raw_value_is_the_producers_encoding(landed):
+    key, value = encode(tuple(line().values()), "e1", DEFAULT_OCCURRED_AT)
+    first = landed.to_pylist()[0]
+    assert (first["kafka_key"], first["raw_value"]) == (key.decode(), value.decode())
+
+
+def test_its_columns_are_what_the_bronze_transform_parses_from_the_same_records(landed, spark):
+    records = [
+        (
+            None if row["kafka_key"] is None else row["kafka_key"].encode(),
+            row["raw_value"].encode(),
+            row["kafka_topic"],
+            row["kafka_partition"],
+            row["kafka_offset"],
+            row["kafka_timestamp"],
+            0,
+        )
+        for row in landed.to_pylist()
+    ]
+    parsed = parse_events(spark.createDataFrame(records, KAFKA_SCHEMA)).toArrow()
+    assert parsed.to_pylist() == landed.select(list(RECORD_COLUMNS)).to_pylist()
