@@ -7,7 +7,6 @@ Source and sink are adapters chosen by configuration; the transform is the same 
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import sys
@@ -20,8 +19,6 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ingest.bronze import sinks, transform
 from ingest.config import BronzeConfig
-
-log = logging.getLogger(__name__)
 
 
 def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
