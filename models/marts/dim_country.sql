@@ -26,7 +26,7 @@ countries as (
 final as (
 
     select
-        {{ surrogate_key('iso_code') }} as country_key,
+        {{ dbt.hash('iso_code') }} as country_key,
         iso_code,
         country_name,
         region

@@ -34,9 +34,9 @@ history as (
 final as (
 
     select
-        {{ surrogate_key('ranked.customer_no') }} as customer_key,
+        {{ dbt.hash('ranked.customer_no') }} as customer_key,
         ranked.customer_no,
-        {{ surrogate_key("coalesce(ranked.country_code, 'unknown')") }} as country_key,
+        {{ dbt.hash("coalesce(ranked.country_code, 'unknown')") }} as country_key,
         ranked.country as current_country,
         cast(history.country_count as int) as country_count,
         history.first_purchase_date,

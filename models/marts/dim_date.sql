@@ -45,7 +45,7 @@ final as (
         cast(case when month(date_day) >= 4 then year(date_day) else year(date_day) - 1 end as int)
             as fiscal_year,
         cast(floor(((month(date_day) + 8) % 12) / 3) + 1 as int) as fiscal_quarter,
-        {{ month_start('date_day') }} as month_start_date
+        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date
     from spine
 
 )

@@ -33,7 +33,7 @@ history as (
 final as (
 
     select
-        {{ surrogate_key('ranked.product_no') }} as product_key,
+        {{ dbt.hash('ranked.product_no') }} as product_key,
         ranked.product_no,
         ranked.product_name,
         ranked.unit_price as current_unit_price,

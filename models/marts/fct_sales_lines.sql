@@ -32,14 +32,14 @@ with sales_lines as (
 final as (
 
     select
-        {{ surrogate_key('event_id') }} as sales_line_key,
+        {{ dbt.hash('event_id') }} as sales_line_key,
         event_id,
         transaction_no,
         cast(year(sale_date) * 10000 + month(sale_date) * 100 + day(sale_date) as int) as date_key,
-        {{ surrogate_key('product_no') }} as product_key,
-        case when customer_no is not null then {{ surrogate_key('customer_no') }} end
+        {{ dbt.hash('product_no') }} as product_key,
+        case when customer_no is not null then {{ dbt.hash('customer_no') }} end
             as customer_key,
-        {{ surrogate_key("coalesce(country_code, 'unknown')") }} as country_key,
+        {{ dbt.hash("coalesce(country_code, 'unknown')") }} as country_key,
         sale_date,
         quantity,
         unit_price,

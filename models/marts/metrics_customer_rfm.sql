@@ -9,7 +9,7 @@ with sales_lines as (
 
 as_of as (
 
-    select {{ add_days('max(sale_date)', 1) }} as as_of_date
+    select cast({{ dbt.dateadd('day', 1, 'max(sale_date)') }} as date) as as_of_date
     from sales_lines
 
 ),
@@ -30,7 +30,8 @@ scored as (
 
     select
         per_customer.*,
-        {{ days_between('per_customer.last_purchase_date', 'as_of.as_of_date') }} as recency_days,
+        {{ dbt.datediff('per_customer.last_purchase_date', 'as_of.as_of_date', 'day') }}
+            as recency_days,
         ntile(5) over (
             order by per_customer.last_purchase_date asc, per_customer.customer_key asc
         ) as recency_score,

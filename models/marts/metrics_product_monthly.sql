@@ -15,9 +15,11 @@ with sales_lines as (
 
     select * from {{ ref('fct_sales_lines') }}
     {% if is_incremental() %}
-        where {{ month_start('sale_date') }} in (
+        where {{ dbt.date_trunc('month', 'sale_date') }} in (
             {{ keys_landed_since_high_water_mark(
-                ref('int_order_lines_enriched'), month_start('touched.sale_date'), 'last_loaded_at'
+                ref('int_order_lines_enriched'),
+                dbt.date_trunc('month', 'touched.sale_date'),
+                'last_loaded_at'
             ) }}
         )
     {% endif %}

@@ -1,8 +1,3 @@
-{#- A surrogate key: the md5 of the natural key's text (same value on every engine). -#}
-{% macro surrogate_key(expression) -%}
-    md5(cast({{ expression }} as string))
-{%- endmacro %}
-
 {#- The order that makes a line "the latest" for a current dimension row: sale date, then
     event order (occurred_at, Kafka coordinates), newest first. Deterministic on every engine. -#}
 {% macro latest_line_first(relation) -%}
