@@ -78,7 +78,6 @@ class MetricQuery:
 class CompiledQuery:
     sql: str
     params: dict[str, object]
-    columns: tuple[str, ...]  # the output columns, in order
 
 
 @dataclass
@@ -171,9 +170,7 @@ class SemanticLayer:
                 explained = self._mf.explain(request)
             except Exception as exc:  # MetricFlow says what it could not resolve
                 raise QueryError(f"MetricFlow could not plan the query: {str(exc).splitlines()[0]}") from exc
-        sql = explained.sql_statement.sql
-        columns = tuple(group_by) + tuple(query.metrics)
-        return CompiledQuery(sql=sql, params=params, columns=columns)
+        return CompiledQuery(sql=explained.sql_statement.sql, params=params)
 
     def check(self, query: MetricQuery) -> None:
         if not query.metrics:

@@ -56,9 +56,17 @@ def publish(warehouse: Path) -> Snapshot:
     partial = final.with_suffix(".partial")
     # Holding a read-write connection keeps writers out while the file is copied; the
     # checkpoint moves everything from the WAL into the file first.
-    con = duckdb.connect(str(warehouse))
     try:
+        con = duckdb.connect(str(warehouse))
         con.execute("checkpoint")
+    except duckdb.ConnectionException:
+        # this process already reads the file (read-only): that keeps writers out as well;
+        # a WAL left by a writer that did not close goes along and is replayed on open
+        con = duckdb.connect(str(warehouse), read_only=True)
+        wal = warehouse.with_name(warehouse.name + ".wal")
+        if wal.exists():
+            shutil.copyfile(wal, final.with_name(final.name + ".wal"))
+    try:
         shutil.copyfile(warehouse, partial)
     finally:
         con.close()
@@ -99,6 +107,7 @@ def _prune(directory: Path, keep: Path) -> None:
     for old in copies[:-KEEP]:
         if old != keep:
             old.unlink(missing_ok=True)
+            old.with_name(old.name + ".wal").unlink(missing_ok=True)
     cutoff = time.time() - 3600
     for stale in directory.glob("*.partial"):  # left by a publisher that died mid-copy
         if stale.stat().st_mtime < cutoff:

@@ -298,9 +298,9 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
             except QueryError as exc:
                 raise ApiError(400, str(exc)) from None
             result = run(compiled.sql, compiled.params, config.row_cap)
-            periods = [i for i, c in enumerate(compiled.columns) if c.startswith("metric_time__")]
+            periods = [i for i, c in enumerate(result.columns) if c.startswith("metric_time__")]
             rows = [_row(row, periods) for row in result.rows]
-            hit = (compiled.columns, rows, lookups.jsonable(backend.built_at()))
+            hit = (result.columns, rows, lookups.jsonable(backend.built_at()))
             cache.put(current, cache_key, hit)
             cached = False
         else:
