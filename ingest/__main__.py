@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 
-from ingest.config import DEFAULT_PARTITIONS
+from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
+from ingest.paths import DataDir
+from ingest.run_options import DEFAULT_ORDER_RATE, RunnerOptions, add_arguments
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
@@ -28,7 +32,6 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 def _kafka_config():
     """Kafka settings from the environment, defaulting to the broker this project started."""
     from ingest import broker
-    from ingest.config import KafkaConfig
 
     config = KafkaConfig.from_env()
     if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
@@ -68,12 +71,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_bronze(args: argparse.Namespace) -> int:
     from ingest.bronze import job
     from ingest.bronze.kafka_source import OffsetMismatchError
-    from ingest.config import BronzeConfig
 
-    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ and not os.environ.get("EVENTHUBS_CONNECTION_STRING"):
-        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = _kafka_config().bootstrap_servers
+    # Event Hubs from the environment, else KAFKA_BOOTSTRAP_SERVERS, else the broker this project started
+    kafka = KafkaConfig.from_env() if os.environ.get("EVENTHUBS_CONNECTION_STRING") else _kafka_config()
     config = BronzeConfig.from_env(
-        trigger_interval=args.trigger_interval, max_events_per_batch=args.max_events_per_batch
+        DataDir.from_env(),
+        kafka=kafka,
+        trigger_interval=args.trigger_interval,
+        max_events_per_batch=args.max_events_per_batch,
     )
     if args.reset_checkpoint:
         job.reset_checkpoint(config)
@@ -89,22 +94,23 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ingest import demo
 
-    return demo.main(events=args.events, csv_path=args.csv, seed=args.seed)
+    return demo.main(events=args.events, csv_path=args.csv, seed=args.seed, data=DataDir.from_env())
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from ingest import summary
 
-    print(summary.render(summary.collect()))
+    print(summary.render(summary.collect(DataDir.from_env())))
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from ingest import bench
 
+    data = DataDir.from_env()
     if args.freshness:
-        return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out)
-    return bench.main(events=args.events, out=args.out, silver_history=args.silver_history)
+        return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out, data=data)
+    return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
 
 
 def _orders_dsn() -> str:
@@ -150,8 +156,6 @@ def _cmd_orders_db(args: argparse.Namespace) -> int:
 
 
 def _stop_on_sigterm() -> None:
-    import signal
-
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -171,9 +175,6 @@ def _cmd_orders_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_orders_relay(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
     from ingest.orders.relay import Relay, RelayConfig
 
     stop = threading.Event()
@@ -203,7 +204,7 @@ def _cmd_orders_lag(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingest import runner
 
-    return runner.main(runner.RunnerOptions.from_args(args))
+    return runner.main(RunnerOptions.from_args(args), DataDir.from_env())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="instead: end-to-end freshness (outbox commit -> Gold) on the local runner in fast mode",
     )
-    p.add_argument("--rate", type=float, default=20.0, help="--freshness: orders per second")
+    p.add_argument("--rate", type=float, default=DEFAULT_ORDER_RATE, help="--freshness: orders per second")
     p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
     p.set_defaults(func=_cmd_bench)
 
@@ -292,8 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_cmd_orders_lag)
 
     p = sub.add_parser("run", help="the whole pipeline, continuously (Ctrl-C stops it)")
-    from ingest.runner import add_arguments
-
     add_arguments(p)
     p.set_defaults(func=_cmd_run)
     return parser

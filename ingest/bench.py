@@ -15,6 +15,7 @@ Steps, on a fresh data directory under data/bench:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -25,42 +26,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import broker, producer
-from ingest.config import BronzeConfig, KafkaConfig, data_dir
-from ingest.generator import write_csv
+from ingest.config import BronzeConfig, KafkaConfig
+from ingest.dbt import run_dbt
+from ingest.generator import SyntheticSales, write_csv
+from ingest.paths import PROJECT_DIR, DataDir
+from ingest.run_options import DEFAULT_ORDER_RATE, FAST_LOOKBACK_HOURS, RunnerOptions
 
 
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _dbt_seconds(*args: str) -> tuple[float, float]:
+def _dbt_seconds(data: DataDir, *args: str) -> tuple[float, float]:
     """(wall seconds, seconds dbt spent in the selected nodes) of one dbt call."""
-    import json
-
-    from ingest import demo
-
     started = time.monotonic()
-    demo.run_dbt(*args, quiet=True)
+    run_dbt(*args, quiet=True, data=data)
     wall = time.monotonic() - started
-    results = json.loads((demo.PROJECT_DIR / "target" / "run_results.json").read_text())
+    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
     return wall, sum(r["execution_time"] for r in results["results"])
 
 
-def silver_bench(history_events: int, figures: dict[str, str]) -> None:
-    """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history."""
-    from ingest import demo
-    from ingest.events import LINE_FIELDS
-    from ingest.generator import SyntheticSales
-    from ingest.testing.bronze_writer import BronzeWriter, event
+def silver_bench(history_events: int, figures: dict[str, str], base: DataDir) -> None:
+    """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history, each
+    in a data directory of its own below `base`."""
+    from ingest.bronze.direct import BronzeWriter, event
+    from ingest.bronze.transform import LINE_FIELDS
 
     per_minute = history_events / (24 * 60)  # the history is one day of events per 1x
     batch_minutes = 15
     slice_events = round(per_minute * 5)
-    base = data_dir()
     for multiple in (1, 4):
-        os.environ["LAKEHOUSE_DATA_DIR"] = str(base / f"bench-silver-{multiple}x")
-        demo.reset_local_state()
-        writer = BronzeWriter(str(data_dir() / "bronze" / "sales_transactions"))
+        data = base.below(f"bench-silver-{multiple}x")
+        data.reset_lakehouse()
+        writer = BronzeWriter(str(data.bronze_table))
         total = history_events * multiple
         rows = enumerate(SyntheticSales(total + slice_events, seed=7).rows())
         batch_size = round(per_minute * batch_minutes)
@@ -73,20 +71,19 @@ def silver_bench(history_events: int, figures: dict[str, str]) -> None:
             writer.append(batch, minutes_after_base=minute)
             written += size
             minute += batch_minutes
-        demo.run_dbt("seed", quiet=True)
-        full_wall, full_nodes = _dbt_seconds("run", "--select", "tag:silver")
+        run_dbt("seed", quiet=True, data=data)
+        full_wall, full_nodes = _dbt_seconds(data, "run", "--select", "tag:silver")
         new = [
             event(f"n{i}", dict(zip(LINE_FIELDS, row, strict=True))) for i, row in _take(rows, slice_events)
         ]
         writer.append(new, minutes_after_base=minute + 5)
-        inc_wall, inc_nodes = _dbt_seconds("run", "--select", "tag:silver")
+        inc_wall, inc_nodes = _dbt_seconds(data, "run", "--select", "tag:silver")
         figures[f"silver_full_{multiple}x"] = (
             f"{full_nodes:.1f} s in models ({full_wall:.1f} s wall), {total:,} Bronze rows"
         )
         figures[f"silver_incremental_{multiple}x"] = (
             f"{inc_nodes:.1f} s in models ({inc_wall:.1f} s wall), {slice_events:,} new events"
         )
-    os.environ["LAKEHOUSE_DATA_DIR"] = str(base)
 
 
 def _take(iterator, n: int):
@@ -94,23 +91,26 @@ def _take(iterator, n: int):
         yield next(iterator)
 
 
-def main(events: int = 1_000_000, out: str = "bench/results.md", silver_history: int = 500_000) -> int:
-    root = data_dir()
-    csv_path = root / "bench-input" / f"synthetic-{events}.csv"
+def main(
+    events: int = 1_000_000,
+    out: str = "bench/results.md",
+    silver_history: int = 500_000,
+    data: DataDir | None = None,
+) -> int:
+    """The bench in data directories of its own below `data` (default: the data directory
+    LAKEHOUSE_DATA_DIR names)."""
+    data = data or DataDir.from_env()
+    csv_path = data.root / "bench-input" / f"synthetic-{events}.csv"
     if not csv_path.exists():
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         print(f"bench: generating {events:,} lines into {csv_path} (once, not timed)", file=sys.stderr)
         write_csv(str(csv_path), events, seed=42)
 
-    run_root = root / "bench"
-    os.environ["LAKEHOUSE_DATA_DIR"] = str(run_root)
-    from ingest import demo  # reads LAKEHOUSE_DATA_DIR at call time
-
-    demo.reset_local_state()
+    bench = data.below("bench")
+    bench.reset_lakehouse()
     figures: dict[str, str] = {}
-    with broker.running() as running:
-        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = running.bootstrap_servers
-        kafka = KafkaConfig.from_env()
+    with broker.running(data=bench) as running:
+        kafka = KafkaConfig.from_env(bootstrap_servers=running.bootstrap_servers)
         result = producer.publish_csv(str(csv_path), kafka)
         figures["publish"] = (
             f"{result.published:,} events in {result.seconds:.1f} s = {result.rate:,.0f} events/s"
@@ -118,7 +118,7 @@ def main(events: int = 1_000_000, out: str = "bench/results.md", silver_history:
 
         from ingest.bronze import job
 
-        config = BronzeConfig.from_env()
+        config = BronzeConfig.from_env(bench, kafka=kafka)
         started = time.monotonic()
         spark = job.local_spark("bench")
         session_s = time.monotonic() - started
@@ -139,29 +139,31 @@ def main(events: int = 1_000_000, out: str = "bench/results.md", silver_history:
         )
 
     started = time.monotonic()
-    demo.run_dbt("build")
+    run_dbt("build", data=bench)
     figures["dbt_full"] = (
         f"{time.monotonic() - started:.1f} s (dbt build --target local, {landed:,} Bronze rows)"
     )
     started = time.monotonic()
-    demo.run_dbt("build")
+    run_dbt("build", data=bench)
     figures["dbt_noop"] = f"{time.monotonic() - started:.1f} s (same build again, no new events)"
 
-    os.environ["LAKEHOUSE_DATA_DIR"] = str(root)
-    silver_bench(silver_history, figures)
+    silver_bench(silver_history, figures, data)
 
     peak_mb = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     ) / 1024
-    report = render(events, figures, peak_mb)
-    print(report)
+    _print_and_append(render(events, figures, peak_mb), out)
+    return 0 if landed == result.published else 1
+
+
+def _print_and_append(text: str, out: str) -> None:
+    print(text)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a") as handle:
-        handle.write(report + "\n")
+        handle.write(text + "\n")
     print(f"bench: appended to {out_path}", file=sys.stderr)
-    return 0 if landed == result.published else 1
 
 
 def render(events: int, figures: dict[str, str], peak_mb: float) -> str:
@@ -190,29 +192,24 @@ def render(events: int, figures: dict[str, str], peak_mb: float) -> str:
     return "\n".join(lines)
 
 
-def freshness_bench(rate: float = 20.0, duration_s: float = 180.0, out: str = "bench/results.md") -> int:
+def freshness_bench(
+    rate: float = DEFAULT_ORDER_RATE,
+    duration_s: float = 180.0,
+    out: str = "bench/results.md",
+    data: DataDir | None = None,
+) -> int:
     """End-to-end freshness on the local runner in fast mode: outbox commit -> visible in Gold.
 
     Per line: the end time of the first Gold run in which it appears in gold.fct_sales_lines,
     minus its Kafka record timestamp (set by the relay to the transaction's commit time).
-    The runner places `rate` orders/s for `duration_s` seconds, then catches up and stops.
+    The runner places `rate` orders/s for `duration_s` seconds, then catches up and stops, in
+    a data directory of its own below `data` (default: the one LAKEHOUSE_DATA_DIR names).
     """
-    from ingest import runner
+    from ingest.runner import Runner
 
-    root = data_dir()
-    os.environ["LAKEHOUSE_DATA_DIR"] = str(root / "bench-freshness")
-    options = runner.RunnerOptions(
-        rate=rate,
-        silver_every_s=10.0,
-        gold_every_s=10.0,
-        status_every_s=10.0,
-        bronze_trigger="2 seconds",
-        duration_s=duration_s,
-        silver_lookback_hours=runner.FAST_LOOKBACK_HOURS,
-    )
+    options = RunnerOptions.fast(rate=rate, duration_s=duration_s)
     started = time.monotonic()
-    report = runner.Runner(options).run()
-    os.environ["LAKEHOUSE_DATA_DIR"] = str(root)
+    report = Runner(options, (data or DataDir.from_env()).below("bench-freshness")).run()
     wall = time.monotonic() - started
 
     def pct(p50: float | None, p95: float | None, n: int) -> str:
@@ -239,15 +236,9 @@ def freshness_bench(rate: float = 20.0, duration_s: float = 180.0, out: str = "b
         f"{pct(report.steady_p50, report.steady_p95, report.steady_samples)} |",
         f"| Silver + Gold dbt run | median {_median(gold_s):.1f} s over {len(gold_s)} runs; first five "
         f"{_median(gold_s[:5]):.1f} s, last five {_median(gold_s[-5:]):.1f} s (Silver lookback "
-        f"{runner.FAST_LOOKBACK_HOURS * 60:g} min) |",
+        f"{FAST_LOOKBACK_HOURS * 60:g} min) |",
         f"| wall time | {wall:.0f} s (start, orders, catch-up, stop) |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    out_path = Path(out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with out_path.open("a") as handle:
-        handle.write(text + "\n")
-    print(f"bench: appended to {out_path}", file=sys.stderr)
+    _print_and_append("\n".join(lines), out)
     return 0 if report.gold_lines and report.dbt_failures == 0 else 1

@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ingest import services
 from ingest.config import DEFAULT_PARTITIONS, TOPIC
+from ingest.paths import DataDir
 
 
 class BrokerError(RuntimeError):
@@ -96,15 +97,18 @@ def ensure_topic(bootstrap_servers: str, topic: str = TOPIC, partitions: int = D
     raise BrokerError(f"topic {topic} did not become available")
 
 
-def start(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Broker:
-    """Start Tansu on 127.0.0.1, wait until healthy, create the topic, record the PID."""
-    running = status()
+def start(
+    port: int | None = None, partitions: int = DEFAULT_PARTITIONS, data: DataDir | None = None
+) -> Broker:
+    """Start Tansu on 127.0.0.1, wait until healthy, create the topic, record the PID (under
+    `data`, default: the data directory LAKEHOUSE_DATA_DIR names)."""
+    running = status(data)
     if running is not None:
         ensure_topic(running.bootstrap_servers, partitions=partitions)
         return running
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    log_path = services.run_dir() / "broker.log"
+    log_path = services.run_dir(data) / "broker.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [
@@ -129,13 +133,13 @@ def start(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Brok
     except Exception:
         _terminate(proc.pid)
         raise
-    services.record("broker", proc.pid, port)
+    services.record("broker", proc.pid, port, data)
     return broker
 
 
-def status() -> Broker | None:
+def status(data: DataDir | None = None) -> Broker | None:
     """The broker this project started, if it is still running."""
-    found = services.recorded("broker")
+    found = services.recorded("broker", data)
     return Broker(pid=found[0], port=found[1]) if found else None
 
 
@@ -143,23 +147,25 @@ def _terminate(pid: int, timeout_s: float = 10.0) -> None:
     services.terminate(pid, [(signal.SIGTERM, timeout_s)])
 
 
-def stop() -> bool:
+def stop(data: DataDir | None = None) -> bool:
     """Stop the broker this project started (by its own PID). Returns whether one was running."""
-    broker = status()
+    broker = status(data)
     if broker is None:
         return False
     _terminate(broker.pid)
-    services.forget("broker")
+    services.forget("broker", data)
     return True
 
 
 @contextlib.contextmanager
-def running(port: int | None = None, partitions: int = DEFAULT_PARTITIONS) -> Iterator[Broker]:
+def running(
+    port: int | None = None, partitions: int = DEFAULT_PARTITIONS, data: DataDir | None = None
+) -> Iterator[Broker]:
     """A broker for the duration of a block; stopped afterwards only if this block started it."""
-    already = status()
-    broker = start(port=port, partitions=partitions)
+    already = status(data)
+    broker = start(port=port, partitions=partitions, data=data)
     try:
         yield broker
     finally:
         if already is None:
-            stop()
+            stop(data)

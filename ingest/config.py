@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from ingest.paths import DataDir
 
 TOPIC = "sales-transactions-raw"
 DEFAULT_PARTITIONS = 4
-
-
-def data_dir() -> Path:
-    """Root of everything the embedded default writes (Bronze, checkpoints, DuckDB, pid files)."""
-    return Path(os.environ.get("LAKEHOUSE_DATA_DIR", "data")).resolve()
 
 
 @dataclass(frozen=True)
@@ -30,9 +26,12 @@ class KafkaConfig:
     eventhubs_connection_string: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, eventhubs_connection_string: str | None = None) -> KafkaConfig:
+    def from_env(
+        cls, eventhubs_connection_string: str | None = None, bootstrap_servers: str | None = None
+    ) -> KafkaConfig:
         """Settings from the environment; a connection string passed in (e.g. read from a
-        Databricks secret scope) takes the place of EVENTHUBS_CONNECTION_STRING.
+        Databricks secret scope) takes the place of EVENTHUBS_CONNECTION_STRING, and bootstrap
+        servers passed in (a broker this process started) that of KAFKA_BOOTSTRAP_SERVERS.
 
         With a connection string and no KAFKA_BOOTSTRAP_SERVERS, the bootstrap server is the
         namespace's Kafka endpoint (`<namespace>.servicebus.windows.net:9093`), taken from the
@@ -45,7 +44,7 @@ class KafkaConfig:
         if connection_string:
             default_servers = eventhubs_bootstrap_servers(connection_string) or default_servers
         return cls(
-            bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", default_servers),
+            bootstrap_servers=bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", default_servers),
             topic=os.environ.get("KAFKA_TOPIC", TOPIC),
             eventhubs_connection_string=connection_string,
         )
@@ -115,14 +114,14 @@ class BronzeConfig:
     query_name: str = "bronze_sales_transactions"
 
     @classmethod
-    def from_env(cls, **overrides: object) -> BronzeConfig:
-        root = data_dir()
+    def from_env(cls, data: DataDir | None = None, **overrides: object) -> BronzeConfig:
+        """Settings from the environment; Bronze's paths default to the data directory's
+        (`data`, else the one LAKEHOUSE_DATA_DIR names); keyword overrides win over both."""
+        data = data or DataDir.from_env()
         values: dict[str, object] = {
-            "kafka": KafkaConfig.from_env(),
-            "table_path": os.environ.get("BRONZE_TABLE_PATH", str(root / "bronze" / "sales_transactions")),
-            "checkpoint_path": os.environ.get(
-                "BRONZE_CHECKPOINT_PATH", str(root / "checkpoints" / "bronze_sales_transactions")
-            ),
+            "kafka": overrides.get("kafka") or KafkaConfig.from_env(),
+            "table_path": os.environ.get("BRONZE_TABLE_PATH", str(data.bronze_table)),
+            "checkpoint_path": os.environ.get("BRONZE_CHECKPOINT_PATH", str(data.bronze_checkpoint)),
             "source": os.environ.get("BRONZE_SOURCE", cls.source),
             "sink": os.environ.get("BRONZE_SINK", cls.sink),
             "starting_offsets": os.environ.get("BRONZE_STARTING_OFFSETS", cls.starting_offsets),

@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from ingest.config import data_dir
+from ingest.paths import DataDir
 
 
-def run_dir() -> Path:
-    path = data_dir() / "run"
+def run_dir(data: DataDir | None = None) -> Path:
+    """`data/run` of the data directory passed in, else of the one LAKEHOUSE_DATA_DIR names."""
+    path = (data or DataDir.from_env()).run
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -34,14 +35,14 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def record(name: str, pid: int, port: int) -> None:
+def record(name: str, pid: int, port: int, data: DataDir | None = None) -> None:
     """Write `data/run/<name>.pid`: the PID and port of a service this project started."""
-    (run_dir() / f"{name}.pid").write_text(f"{pid} {port}\n")
+    (run_dir(data) / f"{name}.pid").write_text(f"{pid} {port}\n")
 
 
-def recorded(name: str) -> tuple[int, int] | None:
+def recorded(name: str, data: DataDir | None = None) -> tuple[int, int] | None:
     """(PID, port) of the service recorded under `name` if it still runs; a stale file is removed."""
-    pid_file = run_dir() / f"{name}.pid"
+    pid_file = run_dir(data) / f"{name}.pid"
     if not pid_file.exists():
         return None
     pid_text, port_text = pid_file.read_text().split()
@@ -51,8 +52,8 @@ def recorded(name: str) -> tuple[int, int] | None:
     return int(pid_text), int(port_text)
 
 
-def forget(name: str) -> None:
-    (run_dir() / f"{name}.pid").unlink(missing_ok=True)
+def forget(name: str, data: DataDir | None = None) -> None:
+    (run_dir(data) / f"{name}.pid").unlink(missing_ok=True)
 
 
 def terminate(pid: int, steps: Iterable[tuple[signal.Signals, float]]) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.config import BronzeConfig, data_dir
-
-
-def warehouse_path() -> Path:
-    return data_dir() / "warehouse" / "lakehouse.duckdb"
+from ingest.config import BronzeConfig
+from ingest.paths import DataDir
 
 
 @dataclass
@@ -27,6 +24,7 @@ class Summary:
     business_lines: int = 0
     gold_rows: int = 0
     top_countries: list[tuple[str, float]] = field(default_factory=list)
+    warehouse: Path | None = None  # the DuckDB file Silver and Gold were read from
 
     @property
     def books(self) -> int:
@@ -76,20 +74,22 @@ limit 5
 """
 
 
-def collect() -> Summary:
+def collect(data: DataDir | None = None) -> Summary:
+    """The counts of `data` (default: the data directory LAKEHOUSE_DATA_DIR names)."""
     import duckdb
 
-    summary = Summary()
-    table_path = BronzeConfig.from_env().table_path
+    data = data or DataDir.from_env()
+    summary = Summary(warehouse=data.warehouse)
+    table_path = BronzeConfig.from_env(data).table_path
     if Path(table_path, "_delta_log").exists():
         (
             summary.bronze_rows,
             summary.bronze_distinct_events,
             summary.bronze_parse_errors,
         ) = bronze_counts(table_path)
-    if not warehouse_path().exists():
+    if not data.warehouse.exists():
         return summary
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(data.warehouse), read_only=True) as con:
         books = con.execute(_BOOKS_SQL).fetchone()
         (
             summary.silver_lines,
@@ -137,7 +137,8 @@ def render(summary: Summary, events_sent: int | None = None) -> str:
     lines.append(_row("Gold rows", summary.gold_rows, "gold.metrics_daily_country"))
     lines.append("Top countries by net revenue:")
     lines += [f"  {country:<24}{float(revenue):>14,.2f}" for country, revenue in summary.top_countries]
-    lines.append(f"Query Silver and Gold: duckdb {warehouse_path()}")
+    if summary.warehouse is not None:
+        lines.append(f"Query Silver and Gold: duckdb {summary.warehouse}")
     return "\n".join(lines)
 
 
@@ -197,14 +198,17 @@ group by country
 """
 
 
-def collect_gold_report(countries: int = 4, months: int = 6, products: int = 5) -> GoldReport:
+def collect_gold_report(
+    countries: int = 4, months: int = 6, products: int = 5, data: DataDir | None = None
+) -> GoldReport:
     """Revenue by month and country, top products, returns: what a Power BI page would show."""
     import duckdb
 
     report = GoldReport()
-    if not warehouse_path().exists():
+    warehouse = (data or DataDir.from_env()).warehouse
+    if not warehouse.exists():
         return report
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
         cells = con.execute(_MONTH_COUNTRY_SQL, [countries]).fetchall()
         report.revenue = {(month, country): float(revenue) for month, country, revenue in cells}
         report.months = sorted({month for month, _, _ in cells})[-months:]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ingest import services
 from ingest.broker import free_port
-from ingest.config import data_dir
+from ingest.paths import DataDir
 
 DATABASE = "orders"
 SUPERUSER = "postgres"
@@ -62,8 +62,8 @@ def bin_dir() -> Path:
     )
 
 
-def cluster_dir() -> Path:
-    return data_dir() / "postgres"
+def cluster_dir(data: DataDir | None = None) -> Path:
+    return (data or DataDir.from_env()).root / "postgres"
 
 
 def _as_owner() -> dict:
@@ -105,9 +105,9 @@ def _tool(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedPro
     return completed
 
 
-def init_cluster() -> Path:
+def init_cluster(data: DataDir | None = None) -> Path:
     """Create the cluster once (initdb), configured for logical replication on 127.0.0.1."""
-    pgdata = cluster_dir()
+    pgdata = cluster_dir(data)
     if (pgdata / "PG_VERSION").exists():
         return pgdata
     _check_reachable(pgdata.parent)
@@ -163,14 +163,15 @@ def ensure_database(pg: Postgres) -> None:
         conn.close()
 
 
-def start(port: int | None = None) -> Postgres:
-    """Start the cluster (creating it on first use), wait until healthy, record PID and port."""
-    already = status()
+def start(port: int | None = None, data: DataDir | None = None) -> Postgres:
+    """Start the cluster (creating it on first use), wait until healthy, record PID and port
+    (in `data`, default: the data directory LAKEHOUSE_DATA_DIR names)."""
+    already = status(data)
     if already is not None:
         return already
-    pgdata = init_cluster()
+    pgdata = init_cluster(data)
     port = port or free_port()
-    log_path = services.run_dir() / "postgres.log"
+    log_path = services.run_dir(data) / "postgres.log"
     log_path.touch()
     owner = _as_owner()
     if owner:
@@ -184,13 +185,13 @@ def start(port: int | None = None) -> Postgres:
     except Exception:
         _terminate(pid)
         raise
-    services.record("postgres", pid, port)
+    services.record("postgres", pid, port, data)
     return pg
 
 
-def status() -> Postgres | None:
+def status(data: DataDir | None = None) -> Postgres | None:
     """The cluster this project started, if it is still running."""
-    found = services.recorded("postgres")
+    found = services.recorded("postgres", data)
     return Postgres(pid=found[0], port=found[1]) if found else None
 
 
@@ -199,29 +200,29 @@ def _terminate(pid: int, timeout_s: float = 20.0) -> None:
     services.terminate(pid, [(signal.SIGINT, timeout_s), (signal.SIGQUIT, 5.0)])
 
 
-def stop() -> bool:
+def stop(data: DataDir | None = None) -> bool:
     """Stop the cluster this project started (by its own PID). Returns whether one was running."""
-    pg = status()
+    pg = status(data)
     if pg is None:
         return False
     _terminate(pg.pid)
-    services.forget("postgres")
+    services.forget("postgres", data)
     return True
 
 
-def remove() -> None:
+def remove(data: DataDir | None = None) -> None:
     """Delete the cluster (stopped first): the next start makes an empty one."""
-    stop()
-    shutil.rmtree(cluster_dir(), ignore_errors=True)
+    stop(data)
+    shutil.rmtree(cluster_dir(data), ignore_errors=True)
 
 
 @contextlib.contextmanager
-def running(port: int | None = None) -> Iterator[Postgres]:
+def running(port: int | None = None, data: DataDir | None = None) -> Iterator[Postgres]:
     """A cluster for the duration of a block; stopped afterwards only if this block started it."""
-    already = status()
-    pg = start(port=port)
+    already = status(data)
+    pg = start(port=port, data=data)
     try:
         yield pg
     finally:
         if already is None:
-            stop()
+            stop(data)

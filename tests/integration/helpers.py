@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from ingest.paths import PROJECT_DIR, DataDir
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -38,7 +38,7 @@ def start_cli(*args: str) -> subprocess.Popen:
 
 
 def bronze_path(data_root: Path) -> str:
-    return str(data_root / "bronze" / "sales_transactions")
+    return str(DataDir(data_root).bronze_table)
 
 
 def bronze_table(data_root: Path) -> pa.Table:

@@ -14,9 +14,10 @@ from confluent_kafka import Producer
 from ingest import producer
 from ingest.bronze import job
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.demo import run_dbt
+from ingest.dbt import run_dbt
 from ingest.generator import SyntheticSales
-from ingest.summary import collect_gold_report, warehouse_path
+from ingest.paths import warehouse_path
+from ingest.summary import collect_gold_report
 
 from .helpers import PROJECT_DIR, bronze_table
 

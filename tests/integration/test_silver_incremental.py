@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.demo import run_dbt
+from ingest.dbt import run_dbt
 from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.testing.bronze_writer import BronzeWriter, event, invalid

@@ -6,8 +6,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.demo import run_dbt
-from ingest.summary import warehouse_path
+from ingest.dbt import run_dbt
+from ingest.paths import warehouse_path
 from ingest.testing.bronze_writer import BronzeWriter, event, invalid, line
 
 from .cases import CASES

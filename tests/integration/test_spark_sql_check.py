@@ -10,10 +10,10 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from ingest.demo import PROJECT_DIR, dbt_executable, run_dbt
+from ingest.dbt import dbt_executable, run_dbt
 from ingest.events import LINE_FIELDS
 from ingest.generator import SyntheticSales
-from ingest.summary import warehouse_path
+from ingest.paths import PROJECT_DIR, warehouse_path
 from ingest.testing.bronze_writer import BronzeWriter, event, invalid
 
 from .cases import CASES

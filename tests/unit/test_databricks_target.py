@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from ingest.demo import PROJECT_DIR, dbt_executable
+from ingest.dbt import dbt_executable
+from ingest.paths import PROJECT_DIR
 
 CATALOG = "orders_placeholder"
 BI_GROUP = "bi_placeholder"

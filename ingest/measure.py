@@ -1,0 +1,131 @@
+"""What the runner measures: orders placed, events in the topic, rows in Bronze, lines in Gold,
+and end-to-end freshness (outbox commit -> visible in gold.fct_sales_lines)."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from pathlib import Path
+
+from ingest.config import KafkaConfig
+from ingest.schedule import DbtRun
+
+
+class Freshness:
+    """Per Gold run: the lines it added (Bronze ingested after the previous run's newest) and,
+    for each, run end time minus its Kafka record timestamp (the outbox commit)."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.warehouse = warehouse
+        self.watermark: datetime | None = None
+        self.last: list[float] = []
+        self.all: list[float] = []
+        self.runs: list[list[float]] = []  # per Gold run that added lines
+        self.error: str | None = None
+
+    def record(self, run: DbtRun) -> None:
+        import duckdb
+
+        try:
+            con = duckdb.connect(str(self.warehouse), read_only=True)
+        except duckdb.Error as exc:
+            self.error = str(exc).splitlines()[0]
+            return
+        try:
+            where = "where bronze_ingested_at > ?" if self.watermark else ""
+            params = [self.watermark] if self.watermark else []
+            rows = con.execute(
+                f"""select epoch_ms(source_event_at), bronze_ingested_at
+                    from gold.fct_sales_lines {where}""",
+                params,
+            ).fetchall()
+        except duckdb.Error as exc:
+            self.error = str(exc).splitlines()[0]
+            return
+        finally:
+            con.close()
+        end_ms = run.ended_at.timestamp() * 1000
+        self.last = [(end_ms - ms) / 1000 for ms, _ in rows if ms is not None]
+        self.all.extend(self.last)
+        if self.last:
+            self.runs.append(self.last)
+        if rows:
+            self.watermark = max(ingested for _, ingested in rows)
+
+    @property
+    def steady(self) -> list[float]:
+        """All but the first Gold run that added lines (JVM, Spark and dbt warm-up)."""
+        return [value for run in self.runs[1:] for value in run]
+
+    @staticmethod
+    def percentiles(values: list[float]) -> tuple[float, float] | None:
+        """(p50, p95), interpolated between the nearest values; None without values."""
+        if not values:
+            return None
+        if len(values) == 1:
+            return values[0], values[0]
+        cuts = statistics.quantiles(values, n=100, method="inclusive")
+        return cuts[49], cuts[94]
+
+
+def bronze_rows(table_path: Path) -> int:
+    """Rows in the Bronze Delta table, from its log (0 before its first commit)."""
+    from deltalake import DeltaTable
+
+    if not (table_path / "_delta_log").exists():
+        return 0
+    actions = DeltaTable(str(table_path)).get_add_actions(flatten=True)
+    return int(sum(v for v in actions.column("num_records").to_pylist() if v is not None))
+
+
+def gold_lines(warehouse: Path) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("select count(*) from gold.fct_sales_lines").fetchone()[0]
+    finally:
+        con.close()
+
+
+def count_orders(dsn: str) -> tuple[int, int]:
+    """(orders, order lines) in the orders database."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("select (select count(*) from orders), (select count(*) from order_lines)")
+            orders, lines = cur.fetchone()
+    finally:
+        conn.close()
+    return int(orders), int(lines)
+
+
+class TopicEnd:
+    """The topic's true end offsets summed (Tansu's watermark is unreliable: see kafka_source)."""
+
+    def __init__(self, kafka: KafkaConfig) -> None:
+        from confluent_kafka import Consumer
+        from confluent_kafka.admin import AdminClient
+
+        self.topic = kafka.topic
+        self.consumer = Consumer(
+            {
+                **kafka.client_config(),
+                "group.id": "runner-status",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.queue.backoff.ms": 1,
+            }
+        )
+        self.admin = AdminClient(kafka.client_config())
+
+    def total(self) -> int:
+        from ingest.bronze.kafka_source import topic_state
+
+        return sum(topic_state(self.consumer, self.admin, self.topic).end.values())
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.admin = None  # destroyed now, before the broker stops (no disconnect noise)
