@@ -49,8 +49,8 @@ def _dbt_seconds(data: DataDir, *args: str) -> tuple[float, float]:
 def silver_bench(history_events: int, figures: dict[str, str], base: DataDir) -> None:
     """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history, each
     in a data directory of its own below `base`."""
-    from ingest.bronze.direct import BronzeWriter, event
-    from ingest.bronze.transform import LINE_FIELDS
+    from ingest.events import LINE_FIELDS
+    from ingest.testing.bronze_writer import BronzeWriter, event
 
     per_minute = history_events / (24 * 60)  # the history is one day of events per 1x
     batch_minutes = 15
