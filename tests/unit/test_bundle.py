@@ -6,11 +6,13 @@ files; every file, entry point and directory it names exists (and the entry poin
 has its function); every `${var.x}` is declared; every dbt command names a target of
 profiles.yml and selects models (dbt itself evaluates the selectors, on that target, with the
 environment the job cluster sets); the cadences are the documented ones; secrets appear only
-as secret references.
+as secret references. Jobs are checked as the CLI resolves them: a field whose whole value is
+`${var.x}` of a complex variable holds that variable's default.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import os
@@ -58,13 +60,40 @@ def documents(bundle: dict) -> dict[Path, dict]:
     return {BUNDLE_FILE: bundle["root"], **bundle["included"]}
 
 
+def complex_variables(bundle: dict) -> dict[str, object]:
+    """The default of every complex variable (`type: complex`), by name."""
+    return {
+        name: spec["default"]
+        for name, spec in bundle["root"].get("variables", {}).items()
+        if spec.get("type") == "complex"
+    }
+
+
+def resolve_complex(node, values: dict[str, object]):
+    """`node` with every value that is exactly `${var.x}` of a complex variable replaced by the
+    variable's value, as the CLI does (again inside it: a default may name another one)."""
+    if isinstance(node, str):
+        match = REFERENCE.fullmatch(node)
+        name = match.group(1).removeprefix("var.") if match and match.group(1).startswith("var.") else None
+        if name in values:
+            return resolve_complex(copy.deepcopy(values[name]), values)
+        return node
+    if isinstance(node, dict):
+        return {key: resolve_complex(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_complex(value, values) for value in node]
+    return node
+
+
 def jobs(bundle: dict) -> dict[str, tuple[Path, dict]]:
-    """Every job of the bundle, with the file that defines it (paths are relative to that file)."""
+    """Every job of the bundle, with the file that defines it (paths are relative to that file),
+    complex variables resolved."""
     found: dict[str, tuple[Path, dict]] = {}
+    values = complex_variables(bundle)
     for path, doc in documents(bundle).items():
         for key, job in ((doc.get("resources") or {}).get("jobs") or {}).items():
             assert key not in found, f"job {key} defined twice ({found[key][0]} and {path})"
-            found[key] = (path, job)
+            found[key] = (path, resolve_complex(job, values))
     return found
 
 
@@ -169,6 +198,35 @@ def test_every_variable_used_is_declared_and_every_declared_one_is_used(bundle):
     for name, target in bundle["root"]["targets"].items():
         assert set(target.get("variables", {})) <= declared, f"target {name} sets undeclared variables"
     assert declared <= set(used), f"declared but never used: {sorted(declared - set(used))}"
+
+
+def test_complex_variables_have_a_default_and_are_used_as_whole_values(bundle):
+    """The CLI substitutes a complex variable only as a field's whole value (or one of its
+    fields, `${var.x.field}`), never inside a string; and it cannot be set with --var."""
+    values = complex_variables(bundle)
+    for name, spec in bundle["root"].get("variables", {}).items():
+        if spec.get("type") == "complex":
+            assert "default" in spec, f"complex variable {name} has no default"
+    for path, doc in documents(bundle).items():
+        for text in strings(doc):
+            for ref in REFERENCE.findall(text):
+                if ref.startswith("var.") and ref[4:] in values:
+                    assert text == f"${{{ref}}}", f"{path.name}: complex ${{{ref}}} inside {text!r}"
+
+
+def test_the_dbt_jobs_share_one_cluster_and_one_set_of_libraries(bundle):
+    """One definition of the dbt jobs' cluster and libraries: a change to them is made once."""
+    raw_jobs = {
+        key: job
+        for doc in documents(bundle).values()
+        for key, job in ((doc.get("resources") or {}).get("jobs") or {}).items()
+    }
+    dbt_jobs = {key for key, _, _, task in tasks(bundle) if "dbt_task" in task}
+    assert len(dbt_jobs) >= 3
+    for key in dbt_jobs:
+        job = raw_jobs[key]
+        assert {c["new_cluster"] for c in job["job_clusters"]} == {"${var.dbt_cluster}"}, key
+        assert {t["libraries"] for t in job["tasks"]} == {"${var.dbt_libraries}"}, key
 
 
 def test_references_use_known_namespaces(bundle):
