@@ -12,6 +12,7 @@ import pytest
 
 from ingest import broker, producer
 from ingest.config import KafkaConfig
+from ingest.paths import DataDir
 
 from .helpers import bronze_table, cli, delta_commits, start_cli
 
@@ -61,7 +62,7 @@ def test_a_batch_replayed_after_its_delta_commit_is_skipped(published, data_root
     assert done.returncode == 0, done.stderr[-3000:]
     assert_exactly_once(data_root, EVENTS + more.published)
 
-    commits = Path(data_root, "checkpoints", "bronze_sales_transactions", "commits")
+    commits = DataDir(data_root).bronze_checkpoint / "commits"
     last = max(commits.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else -1)
     last.unlink()  # Spark forgets it finished the batch; Delta remembers it committed it
     (commits / f".{last.name}.crc").unlink(missing_ok=True)

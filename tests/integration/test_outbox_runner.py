@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from ingest.orders import postgres
+from ingest.paths import DataDir
 
 from .helpers import PROJECT_DIR
 from .outbox_helpers import query
@@ -78,7 +79,7 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
         orders = query(pg.dsn(), "select count(*) from orders")[0][0]
     assert orders >= 50 and len(lines) > orders
 
-    con = duckdb.connect(str(outbox_data_root / "warehouse" / "lakehouse.duckdb"), read_only=True)
+    con = duckdb.connect(str(DataDir(outbox_data_root).warehouse), read_only=True)
     try:
 
         def ids(sql: str) -> list[str]:
