@@ -306,24 +306,16 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
         else:
             cached = True
         columns, rows, built = hit
-        page = rows[body.offset : body.offset + body.limit]
-        following = body.offset + body.limit
-        if body.format == "csv" or (accept or "").startswith("text/csv"):
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(columns)
-            writer.writerows(page)
-            return Response(out.getvalue(), media_type="text/csv", headers={"X-Total-Count": str(len(rows))})
-        return QueryOut(
-            columns=list(columns),
-            rows=[dict(zip(columns, row, strict=True)) for row in page],
-            total=len(rows),
-            limit=body.limit,
-            offset=body.offset,
-            next_offset=following if following < len(rows) else None,
-            gold_built_at=built,
-            cached=cached,
-        )
+        as_csv = body.format == "csv" or (accept or "").startswith("text/csv")
+        page_key = f"{cache_key}|{body.offset}|{body.limit}|{'csv' if as_csv else 'json'}"
+        rendered = cache.get(current, page_key)
+        if rendered is None:
+            rendered = _render_page(columns, rows, built, body.offset, body.limit, as_csv)
+            cache.put(current, page_key, rendered)
+        content, media_type, headers = rendered
+        if not cached:  # the one answer that was computed now says so
+            content = content.replace(b'"cached":true}', b'"cached":false}')
+        return Response(content, media_type=media_type, headers=headers)
 
     @app.post(
         "/v1/query",
@@ -431,6 +423,29 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
         )
 
     return app
+
+
+def _render_page(columns, rows, built, offset: int, limit: int, as_csv: bool) -> tuple[bytes, str, dict]:
+    """One page of a result, rendered once (then served from the cache as bytes)."""
+    page = rows[offset : offset + limit]
+    if as_csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(page)
+        return out.getvalue().encode(), "text/csv; charset=utf-8", {"X-Total-Count": str(len(rows))}
+    following = offset + limit
+    document = QueryOut(
+        columns=list(columns),
+        rows=[dict(zip(columns, row, strict=True)) for row in page],
+        total=len(rows),
+        limit=limit,
+        offset=offset,
+        next_offset=following if following < len(rows) else None,
+        gold_built_at=built,
+        cached=True,
+    )
+    return document.model_dump_json().encode(), "application/json", {}
 
 
 def _row(values: tuple, periods: list[int]) -> tuple:
