@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness broker-start broker-stop pg-start pg-stop run dbt-build docs clean
+.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api clean
 
 setup: $(VENV)/.installed
 
@@ -29,10 +29,16 @@ lint: setup
 	$(VENV)/bin/sqlfluff lint models tests/dbt
 
 ## Benchmark: 1M events publish + drain to Bronze, dbt build time; then end-to-end freshness
-## (outbox commit -> Gold) on the runner in fast mode; appends to bench/results.md.
+## (outbox commit -> Gold) on the runner in fast mode; then the analytics API under load;
+## appends to bench/results.md.
 bench: setup
 	$(PY) -m ingest bench --events $(or $(BENCH_EVENTS),1000000) --out bench/results.md
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
+	$(PY) -m ingest api bench --out bench/results.md
+
+## The analytics API under load (one year of lines, cached and uncached queries, DuckDB's floor).
+bench-api: setup
+	$(PY) -m ingest api bench --out bench/results.md
 
 bench-freshness: setup
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
@@ -41,6 +47,11 @@ bench-freshness: setup
 ## Ctrl-C stops it. RATE=orders/s; FAST=1 runs Silver and Gold every 10 s instead of 5 and 15 min.
 run: setup
 	$(PY) -m ingest run --rate $(or $(RATE),20) $(if $(FAST),--fast) $(if $(DURATION),--duration $(DURATION))
+
+## The analytics API on http://127.0.0.1:$(API_PORT) (OpenAPI at /docs), over the last published Gold build.
+API_PORT ?= 8300
+api: setup
+	$(PY) -m ingest api --port $(API_PORT)
 
 ## The dbt docs site (lineage from Bronze to the dashboards) on http://127.0.0.1:$(DOCS_PORT).
 DOCS_PORT ?= 8080
@@ -62,6 +73,7 @@ pg-stop: setup
 dbt-build: setup
 	mkdir -p $(LAKEHOUSE_DATA_DIR)/warehouse
 	$(VENV)/bin/dbt build --profiles-dir . --target $(or $(TARGET),local)
+	$(if $(filter-out local,$(or $(TARGET),local)),,$(PY) -m ingest api publish)
 
 clean:
 	-$(PY) -m ingest broker stop

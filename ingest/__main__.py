@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 
+from ingest.api import server as api_server
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
 from ingest.paths import DataDir
 from ingest.run_options import DEFAULT_ORDER_RATE, RunnerOptions, add_arguments
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the whole pipeline, continuously (Ctrl-C stops it)")
     add_arguments(p)
     p.set_defaults(func=_cmd_run)
+
+    api_server.add_parser(sub)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ingest import broker, producer, summary
+from ingest import broker, producer, serving, summary
 from ingest.config import BronzeConfig, KafkaConfig
 from ingest.dbt import run_dbt
 from ingest.paths import DataDir
@@ -13,6 +13,48 @@ from ingest.paths import DataDir
 
 def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
+
+
+def api_example(data: DataDir) -> str:
+    """Start the API for a moment, ask it one question with curl's words, show the answer."""
+    import json
+    import os
+    import subprocess
+    import urllib.request
+
+    from ingest.api.server import free_port, wait_ready
+    from ingest.paths import PROJECT_DIR
+
+    port = free_port()
+    query = {"metrics": ["net_revenue", "orders", "distinct_customers"], "grain": "quarter", "format": "csv"}
+    body = json.dumps(query)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "api", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **data.env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_ready(port, server)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/query",
+            data=body.encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = response.read().decode()
+    except (OSError, RuntimeError) as exc:
+        return f"the API did not answer: {exc}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return (
+        "make api serves it on http://127.0.0.1:8300 (OpenAPI at /docs); for example:\n"
+        f"$ curl -s localhost:8300/v1/query -H 'content-type: application/json' -d '{body}'\n"
+        + answer.rstrip()
+    )
 
 
 def main(
@@ -51,11 +93,14 @@ def main(
         step("stopping the broker")
     step("dbt build --target local (Silver and Gold on DuckDB)")
     run_dbt("build", data=data)
+    serving.publish(data.warehouse)  # the read-only copy the analytics API serves
 
     step("summary")
     result_summary = summary.collect(data)
     print(summary.render(result_summary, events_sent=result.published))
     step("Gold report")
     print(summary.render_gold_report(summary.collect_gold_report(data=data)))
+    step("the analytics API (metrics of the semantic layer)")
+    print(api_example(data))
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return 0 if result_summary.bronze_rows == result.published and result_summary.balanced else 1

@@ -25,6 +25,8 @@ class RunnerOptions:
     # project's 3 hours. One Bronze stream lands events in order, so a short window is safe
     # here, and it keeps each run's cost flat instead of growing with the last 3 hours.
     silver_lookback_hours: float | None = None
+    # the analytics API the runner starts beside the pipeline (0: none)
+    api_port: int = 8300
 
     @classmethod
     def fast(cls, **overrides: object) -> RunnerOptions:
@@ -53,6 +55,7 @@ class RunnerOptions:
             csv=args.csv,
             seed=args.seed,
             lines=args.lines,
+            api_port=args.api_port,
             silver_lookback_hours=(
                 args.silver_lookback_minutes / 60
                 if args.silver_lookback_minutes is not None
@@ -99,3 +102,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"--fast {FAST_LOOKBACK_HOURS * 60:g})",
     )
     p.add_argument("--lines", type=int, default=slow.lines, help="synthetic lines available to the simulator")
+    p.add_argument(
+        "--api-port",
+        type=int,
+        default=RunnerOptions.api_port,
+        help="port of the analytics API on 127.0.0.1 (default 8300; 0: do not start it)",
+    )

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest import broker
+from ingest import broker, serving
 from ingest.config import KafkaConfig
 from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
@@ -76,6 +76,7 @@ class Pipeline:
     bronze: Child
     dbt: DbtScheduler
     topic_end: TopicEnd
+    api: Child | None = None
 
 
 class Runner:
@@ -152,6 +153,10 @@ class Runner:
             "bronze", ingest_command("bronze", "--trigger-interval", opts.bronze_trigger), env, self.data.run
         )
         self.children = [simulator, relay, bronze]
+        api = None
+        if opts.api_port:
+            api = Child("api", ingest_command("api", "--port", str(opts.api_port)), env, self.data.run)
+            self.children.append(api)
         relay.start()
         bronze.start()  # its SparkSession starts while dbt parses
         self.dbt = DbtScheduler(
@@ -160,6 +165,8 @@ class Runner:
         self.say("run: relay and Bronze starting; dbt parse and seed (reference data)")
         self.dbt.worker.start()
         self.dbt.worker.run("seed")
+        if api is not None:
+            api.start()  # it reads the semantic manifest the worker's parse left
         self._wait_for_bronze(bronze)
         simulator.start()
         self.say(
@@ -167,8 +174,13 @@ class Runner:
             f"Silver every {opts.silver_every_s:g}s, Gold every {opts.gold_every_s:g}s; "
             f"logs in {self.data.run}; Ctrl-C stops"
         )
+        if api is not None:
+            self.say(
+                f"run: analytics API on http://127.0.0.1:{opts.api_port}/docs "
+                "(it answers from the first Gold build on)"
+            )
         self.topic_end = TopicEnd(kafka)
-        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end)
+        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api)
 
     def _child_env(self, kafka: KafkaConfig, dsn: str) -> dict[str, str]:
         """The children's environment: ours, plus where the data, the broker and the orders are."""
@@ -197,8 +209,9 @@ class Runner:
             time.sleep(0.5)
 
     def _stop(self) -> None:
-        self.say("run: stopping simulator, relay, Bronze, dbt, PostgreSQL, broker")
-        for child, sig in zip(self.children, (signal.SIGTERM, signal.SIGTERM, signal.SIGINT), strict=False):
+        self.say("run: stopping simulator, relay, Bronze, API, dbt, PostgreSQL, broker")
+        signals = (signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGTERM)
+        for child, sig in zip(self.children, signals, strict=False):
             child.stop(sig, timeout_s=60)
         if self.dbt is not None:
             self.dbt.stop()
@@ -236,6 +249,8 @@ class Runner:
                 raise RuntimeError(f"run: the relay exited {self.relay_restarts} times:\n{p.relay.tail()}")
             self.say(f"run: the relay exited ({p.relay.poll()}); restarting it: {p.relay.tail(1)}")
             p.relay.start()
+        if p.api is not None and p.api.poll() is not None:
+            raise RuntimeError(f"run: the analytics API exited ({p.api.poll()}):\n{p.api.tail()}")
         bronze = p.bronze
         if bronze.poll() is not None:
             raise RuntimeError(
@@ -255,12 +270,21 @@ class Runner:
         if finished.fct_built:
             self.fresh.record(finished)
             self.report.gold_runs.append((finished.seconds, len(self.fresh.last)))
-        if not finished.ok:
+        if finished.ok:
+            self._publish()
+        else:
             failed = sorted(name for name, status in finished.nodes.items() if status != "success")
             self.say(
                 f"run: dbt run of {'+'.join(finished.layers)} failed ({', '.join(failed)}); "
                 f"see {dbt.worker.log_path}"
             )
+
+    def _publish(self) -> None:
+        """A read-only copy of the warehouse for the API, now that dbt has let go of it."""
+        try:
+            serving.publish(self.data.warehouse)
+        except Exception as exc:  # the API keeps the previous copy; the run goes on
+            self.say(f"run: could not publish the warehouse for the API: {str(exc).splitlines()[0]}")
 
     def _launch_due_runs(self, dbt: DbtScheduler, now: float) -> None:
         if dbt.busy or self.drain_deadline is not None:

@@ -49,6 +49,34 @@ def semantic_manifest(data: DataDir, environ: dict[str, str] | None = None) -> P
     return target / "semantic_manifest.json"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, server: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    """Until the API started as `server` answers /healthz; RuntimeError if it exits first."""
+    import http.client
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            err = server.stderr.read()[-2000:] if server.stderr else ""
+            raise RuntimeError(f"the API exited ({server.returncode}): {err}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the API did not answer on port {port} within {timeout_s:.0f} s")
+
+
 def build(config: ApiConfig):
     """The app for `config`: its semantic layer and backend."""
     from ingest.api.app import create_app
@@ -93,3 +121,33 @@ def print_new_key() -> int:
     print(f"key (give it to the caller, keep it nowhere else): {key}")
     print(f'entry for LAKEHOUSE_API_KEYS: {{"name": "CALLER", "sha256": "{digest}"}}')
     return 0
+
+
+def add_parser(sub) -> None:
+    """`python -m ingest api [serve|hash-key|publish|bench]`."""
+    p = sub.add_parser("api", help="the analytics API (metrics of the semantic layer over HTTP)")
+    p.add_argument("action", nargs="?", default="serve", choices=("serve", "hash-key", "publish", "bench"))
+    p.add_argument("--host", default=None, help="default 127.0.0.1 (LAKEHOUSE_API_HOST)")
+    p.add_argument("--port", type=int, default=None, help="default 8300 (LAKEHOUSE_API_PORT)")
+    p.add_argument("--lines", type=int, default=540_000, help="bench: lines of history")
+    p.add_argument("--clients", type=int, default=4, help="bench: client processes")
+    p.add_argument("--seconds", type=float, default=15.0, help="bench: seconds per run")
+    p.add_argument("--out", default="bench/results.md", help="bench: results file (appended)")
+    p.set_defaults(func=_cmd_api)
+
+
+def _cmd_api(args) -> int:
+    if args.action == "hash-key":
+        return print_new_key()
+    if args.action == "publish":
+        from ingest import serving
+
+        data = DataDir.from_env()
+        snapshot = serving.publish(data.warehouse)
+        print(f"api: published {snapshot.path} for readers")
+        return 0
+    if args.action == "bench":
+        from ingest.api import bench
+
+        return bench.main(lines=args.lines, clients=args.clients, seconds=args.seconds, out=args.out)
+    return main(host=args.host, port=args.port)
