@@ -15,6 +15,7 @@ import time
 import duckdb
 import pytest
 
+from ingest.api.server import free_port
 from ingest.orders import postgres
 from ingest.paths import DataDir
 
@@ -40,7 +41,8 @@ def relay_pid(runner_pid: int) -> int | None:
 def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(outbox_data_root):
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     runner = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "8", "--duration", "12", "--seed", "3"],
+        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "8", "--duration", "12", "--seed", "3"]
+        + ["--api-port", str(free_port())],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
