@@ -41,8 +41,13 @@ def bronze_path(data_root: Path) -> str:
     return str(DataDir(data_root).bronze_table)
 
 
-def bronze_table(data_root: Path) -> pa.Table:
-    return DeltaTable(bronze_path(data_root)).to_pyarrow_table()
+def bronze_table(data_root: Path, version: int | None = None) -> pa.Table:
+    """The Bronze table now, or as it was at a Delta `version`."""
+    return DeltaTable(bronze_path(data_root), version=version).to_pyarrow_table()
+
+
+def bronze_version(data_root: Path) -> int:
+    return DeltaTable(bronze_path(data_root)).version()
 
 
 def delta_commits(data_root: Path) -> int:

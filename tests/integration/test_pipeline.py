@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 
 import duckdb
@@ -19,17 +20,28 @@ from ingest.generator import SyntheticSales
 from ingest.paths import warehouse_path
 from ingest.summary import collect_gold_report
 
-from .helpers import PROJECT_DIR, bronze_table
+from .helpers import PROJECT_DIR, bronze_table, bronze_version
 
 pytestmark = pytest.mark.integration
 
 EVENTS = 12_000
 SEED = 21
+MORE_EVENTS = 500
 BAD_PAYLOADS = [b"this is not json", b'{"event_type": "order_line", "line": {}}', b""]
 
 
+@dataclass(frozen=True)
+class Drain:
+    """What one publish-then-drain did: the producer's result, the rows the drain landed, and
+    the Bronze table's version right after it (what the tests of that drain read)."""
+
+    published: producer.ProduceResult
+    landed: int
+    bronze_version: int
+
+
 @pytest.fixture(scope="module")
-def landed(kafka_broker, data_root, spark):
+def landed(kafka_broker, data_root, spark) -> Drain:
     """Publish synthetic events and a few bad payloads, then drain them into Bronze."""
     kafka = KafkaConfig.from_env()
     result = producer.publish_synthetic(EVENTS, kafka, seed=SEED, quiet=True)
@@ -38,11 +50,20 @@ def landed(kafka_broker, data_root, spark):
         raw.produce(kafka.topic, value=payload, key=b"bad")
     assert raw.flush(10) == 0
     run = job.run(BronzeConfig.from_env(max_events_per_batch=5_000), available_now=True, spark=spark)
-    return result, run.landed
+    return Drain(result, run.landed, bronze_version(data_root))
+
+
+@pytest.fixture(scope="module")
+def drained_again(landed, data_root, spark) -> Drain:
+    """After the first drain, publish MORE_EVENTS new events and drain the topic again."""
+    kafka = KafkaConfig.from_env()
+    more = producer.publish_synthetic(MORE_EVENTS, kafka, seed=SEED + 1, quiet=True)
+    again = job.run(BronzeConfig.from_env(), available_now=True, spark=spark)
+    return Drain(more, again.landed, bronze_version(data_root))
 
 
 def test_producer_acknowledges_every_line(landed):
-    result, _ = landed
+    result = landed.published
     assert result.lines_read == EVENTS
     assert result.published == EVENTS
     assert result.failed == 0
@@ -63,8 +84,8 @@ def test_true_end_offsets_count_every_record_despite_batched_produces(landed):
 
 
 def test_bronze_holds_every_record_exactly_once(landed, data_root):
-    _, rows_landed = landed
-    table = bronze_table(data_root)
+    rows_landed = landed.landed
+    table = bronze_table(data_root, landed.bronze_version)
     assert table.num_rows == EVENTS + len(BAD_PAYLOADS) == rows_landed
     coordinates = Counter(
         zip(table["kafka_partition"].to_pylist(), table["kafka_offset"].to_pylist(), strict=True)
@@ -75,27 +96,33 @@ def test_bronze_holds_every_record_exactly_once(landed, data_root):
 
 
 def test_bad_payloads_are_kept_with_a_reason(landed, data_root):
-    rows = [r for r in bronze_table(data_root).to_pylist() if r["parse_error"] is not None]
+    table = bronze_table(data_root, landed.bronze_version)
+    rows = [r for r in table.to_pylist() if r["parse_error"] is not None]
     assert sorted(r["parse_error"] for r in rows) == sorted(
         ["invalid JSON", "missing event_id", "empty payload"]
     )
     assert {r["raw_value"] for r in rows} == {p.decode() for p in BAD_PAYLOADS}
 
 
-def test_a_second_drain_reads_only_new_events(landed, data_root, spark):
-    kafka = KafkaConfig.from_env()
-    more = producer.publish_synthetic(500, kafka, seed=SEED + 1, quiet=True)
-    again = job.run(BronzeConfig.from_env(), available_now=True, spark=spark)
-    assert again.landed == more.published == 500
-    table = bronze_table(data_root)
-    assert table.num_rows == EVENTS + len(BAD_PAYLOADS) + 500
-    assert table["bronze_batch_id"].to_pylist().count(max(table["bronze_batch_id"].to_pylist())) == 500
+def test_a_second_drain_reads_only_new_events(drained_again, data_root):
+    assert drained_again.landed == drained_again.published.published == MORE_EVENTS
+    table = bronze_table(data_root, drained_again.bronze_version)
+    assert table.num_rows == EVENTS + len(BAD_PAYLOADS) + MORE_EVENTS
+    batch_ids = table["bronze_batch_id"].to_pylist()
+    assert batch_ids.count(max(batch_ids)) == MORE_EVENTS
 
 
 @pytest.fixture(scope="module")
-def built(landed, data_root):
+def dbt_built(drained_again, data_root):
+    """Silver and Gold built by dbt on Bronze after both drains."""
     run_dbt("build")
-    return duckdb.connect(str(warehouse_path()), read_only=True)
+
+
+@pytest.fixture
+def built(dbt_built):
+    """A read-only connection to the warehouse dbt built, closed after the test."""
+    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+        yield con
 
 
 def test_silver_accounts_for_every_bronze_event(built):
@@ -107,7 +134,7 @@ def test_silver_accounts_for_every_bronze_event(built):
             (select count(*) from silver.stg_bronze__quarantined_lines)
         """
     ).fetchone()
-    assert checked == EVENTS + 500 + len(BAD_PAYLOADS)
+    assert checked == EVENTS + MORE_EVENTS + len(BAD_PAYLOADS)
     assert lines + quarantined == checked
     invalid = built.execute(
         "select count(*) from silver.stg_bronze__quarantined_lines"
@@ -137,7 +164,7 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
     expected: dict[str, Decimal] = {}
     seen: set[tuple] = set()
     orders: set[str] = set()
-    for seed, count in ((SEED, EVENTS), (SEED + 1, 500)):
+    for seed, count in ((SEED, EVENTS), (SEED + 1, MORE_EVENTS)):
         for row in SyntheticSales(count, seed=seed).rows():
             number, day, product, name, price_text, quantity_text, customer, country = row
             price, quantity = Decimal(price_text), int(quantity_text)
@@ -169,16 +196,15 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
     assert fact_orders == len(orders)
 
 
-def test_incremental_rerun_adds_nothing_new(built, data_root):
-    built.close()
+def test_incremental_rerun_adds_nothing_new(dbt_built, data_root):
     run_dbt("build")
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         assert con.execute("select count(*) from silver.stg_bronze__order_lines_checked").fetchone()[0] == (
-            EVENTS + 500 + len(BAD_PAYLOADS)
+            EVENTS + MORE_EVENTS + len(BAD_PAYLOADS)
         )
 
 
-def test_gold_and_its_report_match_a_recomputation_from_bronze(built, data_root):
+def test_gold_and_its_report_match_a_recomputation_from_bronze(dbt_built, data_root):
     """Net revenue by month, gross, returns value and sales orders, recomputed in Python from
     the raw payloads Bronze holds (not from the generator), against Gold and the demo's report."""
     test_customers = {row["customer_no"] for row in _seed("test_customers")}
