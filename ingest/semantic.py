@@ -20,6 +20,7 @@ from pathlib import Path
 GRAINS = ("day", "week", "month", "quarter", "year", "fiscal_year")
 FILTER_OPS = ("eq", "ne", "in", "not_in")
 ENGINES = ("duckdb", "databricks")
+PLAN_CACHE_ENTRIES = 1000
 
 
 class QueryError(ValueError):
@@ -89,6 +90,7 @@ class SemanticLayer:
     dimensions: dict[str, Dimension]
     _mf: object = field(repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _planned: dict[str, str] = field(default_factory=dict, repr=False)  # SQL by question shape
 
     @classmethod
     def load(
@@ -131,20 +133,24 @@ class SemanticLayer:
 
     def compile(self, query: MetricQuery) -> CompiledQuery:
         """SQL for `query` with its bind parameters; QueryError names what is wrong."""
-        from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
-
         self.check(query)
-        group_by = list(query.group_by)
-        if query.grain:
-            group_by.insert(0, f"metric_time__{query.grain}")
         where: list[str] = []
         params: dict[str, object] = {}
+
+        def bind(value: object) -> str:
+            key = f"p{len(params)}"
+            params[key] = value
+            return self._placeholder(key)
+
+        # the date range is a filter on the day with bound values too, so every question of
+        # one shape has the same SQL (planned once) whatever its dates and values
+        day = "{{ TimeDimension('metric_time', 'day') }}"
+        if query.start:
+            where.append(f"{day} >= {bind(query.start)}")
+        if query.end:
+            where.append(f"{day} <= {bind(query.end)}")
         for f in query.filters:
-            names = []
-            for value in f.values:
-                key = f"p{len(params)}"
-                params[key] = value
-                names.append(self._placeholder(key))
+            names = [bind(value) for value in f.values]
             ref = "{{ Dimension('" + f.dimension + "') }}"
             if f.op == "eq":
                 where.append(f"{ref} = {names[0]}")
@@ -154,14 +160,28 @@ class SemanticLayer:
                 where.append(f"{ref} in ({', '.join(names)})")
             else:
                 where.append(f"({ref} not in ({', '.join(names)}) or {ref} is null)")
+        shape = json.dumps([query.metrics, query.group_by, query.grain, where, query.order_by])
+        sql = self._planned.get(shape)
+        if sql is None:
+            sql = self._plan(query, where)
+            with self._lock:
+                if len(self._planned) >= PLAN_CACHE_ENTRIES:
+                    self._planned.clear()
+                self._planned[shape] = sql
+        return CompiledQuery(sql=sql, params=params)
+
+    def _plan(self, query: MetricQuery, where: list[str]) -> str:
+        from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
+
+        group_by = list(query.group_by)
+        if query.grain:
+            group_by.insert(0, f"metric_time__{query.grain}")
         order_by = [self._order_name(name, query.grain) for name in query.order_by]
         if not order_by and query.grain:
             order_by = [f"metric_time__{query.grain}"]
         request = MetricFlowQueryRequest.create(
             metric_names=list(query.metrics),
             group_by_names=group_by or None,
-            time_constraint_start=_as_datetime(query.start) if query.start else None,
-            time_constraint_end=_as_datetime(query.end) if query.end else None,
             where_constraints=where or None,
             order_by_names=order_by or None,
         )
@@ -170,7 +190,7 @@ class SemanticLayer:
                 explained = self._mf.explain(request)
             except Exception as exc:  # MetricFlow says what it could not resolve
                 raise QueryError(f"MetricFlow could not plan the query: {str(exc).splitlines()[0]}") from exc
-        return CompiledQuery(sql=explained.sql_statement.sql, params=params)
+        return explained.sql_statement.sql
 
     def check(self, query: MetricQuery) -> None:
         if not query.metrics:
@@ -235,10 +255,6 @@ def _node_relations(node: object):
     elif isinstance(node, list):
         for item in node:
             yield from _node_relations(item)
-
-
-def _as_datetime(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day)
 
 
 class _CompileOnlyClient:

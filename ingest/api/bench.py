@@ -167,9 +167,10 @@ def main(
     )
     try:
         wait_ready(port, server)
-        with http.client.HTTPConnection("127.0.0.1", port, timeout=30) as conn:  # warm the cached answer
-            conn.request("POST", "/v1/query", body=_body(None), headers={"content-type": "application/json"})
-            conn.getresponse().read()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # warm the cached answer
+        conn.request("POST", "/v1/query", body=_body(None), headers={"content-type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
         print(f"bench-api: cached, {clients} clients x {seconds:g} s", file=sys.stderr, flush=True)
         cached = load(port, clients, seconds, uncached=False)
         print(f"bench-api: uncached, {clients} clients x {seconds:g} s", file=sys.stderr, flush=True)

@@ -347,3 +347,17 @@ def test_nothing_published_yet_is_503_with_what_to_run(tmp_path):
     response = client(empty).get("/v1/query", params={"metrics": "lines"})
     assert response.status_code == 503
     assert "make demo" in response.json()["detail"]
+
+
+def test_a_date_range_cuts_partial_periods_at_its_days(api, gold):
+    expected = dict(
+        gold.execute(
+            "select strftime(sale_date, '%Y-%m-01'), sum(net_amount) from gold.fct_sales_lines "
+            "where sale_date between '2019-02-10' and '2019-05-20' group by 1"
+        ).fetchall()
+    )
+    rows = query(api, metrics=["net_revenue"], grain="month", start="2019-02-10", end="2019-05-20")["rows"]
+    assert {row["metric_time__month"]: row["net_revenue"] for row in rows} == pytest.approx(
+        {month: float(value) for month, value in expected.items()}
+    )
+    assert len(expected) == 4
