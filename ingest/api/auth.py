@@ -58,7 +58,7 @@ def parse_keys(text: str | None) -> tuple[ApiKey, ...]:
         raise AuthConfigError(
             "LAKEHOUSE_API_KEYS must be a JSON list of {name, sha256, metrics?, per_minute?}"
         )
-    keys = []
+    keys: list[ApiKey] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise AuthConfigError(f"LAKEHOUSE_API_KEYS entry {i} needs a name")
@@ -80,10 +80,14 @@ def parse_keys(text: str | None) -> tuple[ApiKey, ...]:
                 f"LAKEHOUSE_API_KEYS entry {entry['name']!r}: metrics must be a list of names"
             )
         per_minute = entry.get("per_minute")
-        if per_minute is not None and not (isinstance(per_minute, int) and per_minute > 0):
+        if per_minute is not None and (
+            not isinstance(per_minute, int) or isinstance(per_minute, bool) or per_minute < 1
+        ):
             raise AuthConfigError(
                 f"LAKEHOUSE_API_KEYS entry {entry['name']!r}: per_minute must be a positive integer"
             )
+        if any(key.name == entry["name"] for key in keys):
+            raise AuthConfigError(f"LAKEHOUSE_API_KEYS: the name {entry['name']!r} is given twice")
         keys.append(
             ApiKey(entry["name"], digest, frozenset(metrics) if metrics is not None else None, per_minute)
         )

@@ -178,6 +178,8 @@ class DatabricksBackend:
                 f"select count(*) as line_count, max(bronze_ingested_at) as newest from {fct}", {}, 1, 30.0
             )
             count, newest = result.rows[0]
+            if not count or newest is None:
+                raise NotReady(f"{fct} is empty: no Gold build has landed yet (run the Gold dbt job)")
             self._version = (now, f"{count}:{newest}", newest)
         return self._version[1], self._version[2]
 

@@ -119,7 +119,6 @@ def test_a_per_minute_that_is_not_a_positive_integer_is_refused(per_minute):
     assert "per_minute must be a positive integer" in report
 
 
-@pytest.mark.xfail(strict=True, reason="bool is an int subclass: `true` is taken as 1 a minute")
 def test_a_boolean_per_minute_is_refused():
     refusal(keys_json({"name": "powerbi", "sha256": POWERBI_SHA, "per_minute": True}))
 
@@ -339,3 +338,8 @@ def test_the_token_is_not_in_the_repr():
     assert TOKEN not in repr(config)
     assert TOKEN not in repr(config.databricks)
     assert TOKEN not in str(config)
+
+
+def test_a_caller_named_twice_is_refused():
+    twice = [{"name": "powerbi", "sha256": POWERBI_SHA}, {"name": "powerbi", "sha256": "0" * 64}]
+    assert "given twice" in refusal(json.dumps(twice))

@@ -305,9 +305,6 @@ def test_health_reads_freshness_from_the_fact_on_databricks(layer, warehouse):
     assert FACT in freshness
 
 
-@pytest.mark.xfail(
-    strict=True, reason="empty Gold: built_at() is None and QueryOut.gold_built_at is a str: 500"
-)
 def test_a_query_before_the_first_gold_build_is_not_a_server_error(layer, warehouse):
     warehouse.gold = (0, None)  # count(*), max(bronze_ingested_at) of an empty fct_sales_lines
     client = TestClient(api(layer, warehouse).app, raise_server_exceptions=False)
