@@ -91,12 +91,22 @@ class ApiConfig:
                 )
         return cls(
             host=host or env.get("LAKEHOUSE_API_HOST", "127.0.0.1"),
-            port=port or int(env.get("LAKEHOUSE_API_PORT", DEFAULT_PORT)),
+            port=port or _number(env, "LAKEHOUSE_API_PORT", DEFAULT_PORT, int),
             engine=engine,
             warehouse=warehouse,
             semantic_manifest=semantic_manifest,
             keys=parse_keys(secret("LAKEHOUSE_API_KEYS", "api-keys")),
-            per_minute=int(env.get("LAKEHOUSE_API_PER_MINUTE", 1200)),
-            timeout_s=float(env.get("LAKEHOUSE_API_TIMEOUT_S", 10.0)),
+            per_minute=_number(env, "LAKEHOUSE_API_PER_MINUTE", 1200, int),
+            timeout_s=_number(env, "LAKEHOUSE_API_TIMEOUT_S", 10.0, float),
             databricks=databricks,
         )
+
+
+def _number(env, name: str, default, kind):
+    try:
+        value = kind(env.get(name, default))
+    except ValueError:
+        raise AuthConfigError(f"{name} must be a number, not {env[name]!r}") from None
+    if value <= 0:
+        raise AuthConfigError(f"{name} must be positive, not {env[name]!r}")
+    return value
