@@ -255,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print counts per layer and top countries")
     p.set_defaults(func=_cmd_summary)
 
+    from ingest import quality
+
+    p = sub.add_parser("dq", help="print the data-quality record of the last Silver runs")
+    p.add_argument("--runs", type=int, default=10, help="how many runs, newest first (at most 100)")
+    p.set_defaults(func=lambda args: quality.main(args.runs, DataDir.from_env()))
+
     p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--out", default="bench/results.md")

@@ -7,6 +7,7 @@ request), OpenAPI at /docs.
     GET  /v1/query?metrics=...            the same as query parameters
     GET  /v1/orders/{transaction_no}      one order's lines, their Silver status and source events
     GET  /v1/health                       last Gold build, newest outbox commit in Gold, lag
+    GET  /v1/quality?runs=N               the data-quality record of the last Silver runs
     GET  /healthz                         liveness, no key needed
 
 Results are cached until the next Gold build (the backend's version changes).
@@ -26,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from ingest import quality
 from ingest.api import lookups
 from ingest.api.auth import ApiKey, KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
@@ -140,6 +142,36 @@ class HealthOut(BaseModel):
     source_lag_seconds: float | None = Field(
         description="Now minus the newest outbox commit (Kafka record time) in Gold."
     )
+
+
+class QualityRunOut(BaseModel):
+    """One Silver run of the data-quality record (silver.int_data_quality_runs, docs/silver.md)."""
+
+    run_id: str
+    run_at: str
+    bronze_events: int
+    checked_lines: int
+    new_checked_lines: int
+    trusted_lines: int
+    quarantined_lines: int
+    failed_lines: int
+    gold_lines: int = Field(description="Trusted lines the business counts: Gold's fact from its next build.")
+    excluded_lines: int
+    duplicates_removed: int
+    unaccounted_events: int
+    late_events: int
+    is_balanced: bool
+    newest_bronze_ingested_at: str | None
+    newest_source_event_at: str | None
+    bronze_age_seconds: int | None
+    source_age_seconds: int | None
+    quarantined_by_rule: dict[str, int]
+    failed_by_rule: dict[str, int]
+    excluded_by_reason: dict[str, int]
+
+
+class QualityOut(BaseModel):
+    runs: list[QualityRunOut] = Field(description="Newest first.")
 
 
 class ErrorOut(BaseModel):
@@ -421,6 +453,28 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
             newest_bronze_ingested_at=lookups.jsonable(row["newest_bronze_ingested_at"]),
             source_lag_seconds=age(row["newest_source_event_at"]),
         )
+
+    @app.get(
+        "/v1/quality",
+        response_model=QualityOut,
+        responses=ERRORS,
+        summary="Data quality of the last Silver runs",
+    )
+    def quality_runs(
+        key: Caller,
+        runs: Annotated[
+            int, Query(ge=1, le=quality.MAX_RUNS, description="How many runs, newest first.")
+        ] = 10,
+    ):
+        current = version()
+        # Silver runs between two Gold builds do not change Databricks' version: at most a minute old
+        cache_key = f"quality:{runs}:{datetime.now(UTC):%Y%m%d%H%M}"
+        hit = cache.get(current, cache_key)
+        if hit is None:
+            result = run(quality.runs_sql(backend), {"runs": runs}, quality.MAX_ROWS)
+            hit = [quality.as_json(r) for r in quality.runs_from_rows(result.columns, result.rows)]
+            cache.put(current, cache_key, hit)
+        return QualityOut(runs=hit)
 
     return app
 

@@ -1,0 +1,93 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['run_id', 'outcome', 'reason'],
+        incremental_strategy=lakehouse_incremental_strategy(),
+        on_schema_change='fail',
+    )
+}}
+
+-- The data-quality record, by reason: for each Silver run (int_data_quality_runs), the lines
+-- held back per quality rule (quarantined or failed; a line that breaks several rules counts
+-- under each) and the trusted lines left out of the count per exclusion reason. Only reasons
+-- with lines; appended once per run like its parent.
+with checked as (
+
+    select
+        line_status,
+        quarantine_rules,
+        fail_rules
+    from {{ ref('stg_bronze__order_lines_checked') }}
+    where line_status <> 'valid'
+
+),
+
+rules as (
+
+    select rule_id from {{ ref('quality_rules') }}
+
+),
+
+excluded_lines as (
+
+    select * from {{ ref('int_excluded_lines') }}
+
+),
+
+broken as (
+
+    -- the rule lists are comma-separated: match ',rule,' in ',list,'
+    select
+        checked.line_status as outcome,
+        rules.rule_id as reason
+    from checked
+    inner join rules
+        on
+            instr(
+                concat(
+                    ',',
+                    case
+                        when checked.line_status = 'failed' then checked.fail_rules
+                        else checked.quarantine_rules
+                    end,
+                    ','
+                ),
+                concat(',', rules.rule_id, ',')
+            ) > 0
+
+),
+
+reasons as (
+
+    select
+        outcome,
+        reason,
+        count(*) as lines
+    from broken
+    group by outcome, reason
+
+    union all
+
+    select
+        'excluded' as outcome,
+        exclusion_reason as reason,
+        count(*) as lines
+    from excluded_lines
+    group by exclusion_reason
+
+),
+
+final as (
+
+    select
+        cast('{{ invocation_id }}' as string) as run_id,
+        cast({{ timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }} as timestamp)
+            as run_at,
+        cast(outcome as string) as outcome,
+        cast(reason as string) as reason,
+        cast(lines as bigint) as lines
+    from reasons
+
+)
+
+select * from final
