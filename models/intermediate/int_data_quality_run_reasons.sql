@@ -11,6 +11,9 @@
 -- held back per quality rule (quarantined or failed; a line that breaks several rules counts
 -- under each) and the trusted lines left out of the count per exclusion reason. Only reasons
 -- with lines; appended once per run like its parent.
+{#- The run: dbt's id of this invocation and when it started (known once dbt executes). -#}
+{%- set run_id = invocation_id if execute else '' -%}
+{%- set run_started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') if execute else '' %}
 with checked as (
 
     select
@@ -62,7 +65,7 @@ reasons as (
     select
         outcome,
         reason,
-        count(*) as lines
+        count(*) as line_count
     from broken
     group by outcome, reason
 
@@ -71,7 +74,7 @@ reasons as (
     select
         'excluded' as outcome,
         exclusion_reason as reason,
-        count(*) as lines
+        count(*) as line_count
     from excluded_lines
     group by exclusion_reason
 
@@ -80,12 +83,11 @@ reasons as (
 final as (
 
     select
-        cast('{{ invocation_id }}' as string) as run_id,
-        cast({{ timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }} as timestamp)
-            as run_at,
+        cast('{{ run_id }}' as string) as run_id,
+        cast({{ timestamp_literal(run_started) }} as timestamp) as run_at,
         cast(outcome as string) as outcome,
         cast(reason as string) as reason,
-        cast(lines as bigint) as lines
+        cast(line_count as bigint) as line_count
     from reasons
 
 )

@@ -11,6 +11,10 @@
 -- the Silver job's `dbt build --select tag:silver`), appended, never rewritten: the state of
 -- Silver's books when the run ended. A new run id per invocation (dbt's invocation_id), so
 -- the merge (Databricks), delete+insert (DuckDB) or append (Spark check) only ever adds a row.
+{#- The run: dbt's id of this invocation and when it started (known once dbt executes). -#}
+{%- set run_id = invocation_id if execute else '' -%}
+{%- set run_started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') if execute else '' %}
+
 with checked as (
 
     select
@@ -74,8 +78,9 @@ checked_books as (
         cast(count(*) as bigint) as checked_lines,
         cast(coalesce(sum(case when line_status = 'valid' then 1 else 0 end), 0) as bigint)
             as trusted_lines,
-        cast(coalesce(sum(case when line_status = 'quarantined' then 1 else 0 end), 0) as bigint)
-            as quarantined_lines,
+        cast(
+            coalesce(sum(case when line_status = 'quarantined' then 1 else 0 end), 0) as bigint
+        ) as quarantined_lines,
         cast(coalesce(sum(case when line_status = 'failed' then 1 else 0 end), 0) as bigint)
             as failed_lines,
         max(bronze_ingested_at) as newest_bronze_ingested_at,
@@ -92,7 +97,9 @@ landed_since_previous_run as (
     select
         cast(count(*) as bigint) as landed_lines,
         cast(coalesce(sum(
-            case when checked.source_event_at < previous_run.newest_source_event_at then 1 else 0 end
+            case
+                when checked.source_event_at < previous_run.newest_source_event_at then 1 else 0
+            end
         ), 0) as bigint) as out_of_order_lines
     from checked
     cross join previous_run
@@ -130,7 +137,7 @@ counted as (
         + landed_since_previous_run.out_of_order_lines as late_events,
         checked_books.newest_bronze_ingested_at,
         checked_books.newest_source_event_at,
-        {{ timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f')) }} as run_at
+        cast({{ timestamp_literal(run_started) }} as timestamp) as run_at
     from bronze_books
     cross join checked_books
     cross join landed_since_previous_run
@@ -142,8 +149,8 @@ counted as (
 final as (
 
     select
-        cast('{{ invocation_id }}' as string) as run_id,
-        cast(run_at as timestamp) as run_at,
+        cast('{{ run_id }}' as string) as run_id,
+        run_at,
         bronze_events,
         checked_lines,
         cast(new_checked_lines as bigint) as new_checked_lines,
@@ -166,12 +173,18 @@ final as (
         ) as is_balanced,
         newest_bronze_ingested_at,
         newest_source_event_at,
-        cast(case when newest_bronze_ingested_at is not null then
-            {{ dbt.datediff('newest_bronze_ingested_at', 'cast(run_at as timestamp)', 'second') }}
-        end as bigint) as bronze_age_seconds,
-        cast(case when newest_source_event_at is not null then
-            {{ dbt.datediff('newest_source_event_at', 'cast(run_at as timestamp)', 'second') }}
-        end as bigint) as source_age_seconds
+        cast(
+            case
+                when newest_bronze_ingested_at is not null
+                    then {{ dbt.datediff('newest_bronze_ingested_at', 'run_at', 'second') }}
+            end as bigint
+        ) as bronze_age_seconds,
+        cast(
+            case
+                when newest_source_event_at is not null
+                    then {{ dbt.datediff('newest_source_event_at', 'run_at', 'second') }}
+            end as bigint
+        ) as source_age_seconds
     from counted
 
 )
