@@ -4,10 +4,18 @@ Deterministic for a given seed and row count, streamed row by row (constant memo
 shaped like the real file (see DESIGN.md, "Source data profile"): several lines per
 transaction (median 10, p90 ~47), ~1.6% cancellation lines (`C` prefix, negative
 quantity), ~1% exact duplicate lines, a few lines without `CustomerNo`, a few zero and
-negative prices, non-product codes (POST, M, BANK CHARGES, AMAZONFEE ...), lowercase
-stock-code suffixes, products with several names, customers in several countries,
-38 countries with the United Kingdom at ~91% of lines, six trading days a week over
-2018-12-01..2019-12-09 with no trading over the Christmas-New Year gap.
+negative product prices, lowercase stock-code suffixes, products with several names,
+customers in several countries, 38 countries with the United Kingdom at ~91% of lines,
+six trading days a week over 2018-12-01..2019-12-09 with no trading over the
+Christmas-New Year gap.
+
+Besides products, the source's other line classes, each in the shape and at roughly the rate
+the real file has them (~0.5% of lines in all): postage (POST, DOT, C2 carriage; now and then
+POST at price 0 x 1000), manual lines (M), bank charges and gift vouchers (gift_0001_NN at
+price 0) inside orders; discounts (D) and samples (S) inside cancellations only; and
+transactions of their own: accounting adjustments (`A` prefix, product B "Adjust bad debt",
+negative price, no customer), marketplace fees (AMAZONFEE) and commission (CRUK), both
+cancellations of one line.
 """
 
 from __future__ import annotations
@@ -76,15 +84,61 @@ COUNTRY_WEIGHTS: tuple[tuple[str, float], ...] = (
     ("Saudi Arabia", 0.01),
 )
 
-# Codes that are not products: (code, name, typical price, share of lines).
-NON_PRODUCT_CODES: tuple[tuple[str, str, float, float], ...] = (
-    ("POST", "Postage", 18.0, 0.0022),
-    ("M", "Manual", 2.5, 0.0010),
-    ("C2", "Carriage", 50.0, 0.0003),
-    ("DOT", "Dotcom Postage", 11.0, 0.0002),
-    ("BANK CHARGES", "Bank Charges", 15.0, 0.0001),
-    ("AMAZONFEE", "Amazon Fee", 13541.33, 0.00006),
-    ("PADS", "Pads To Match All Cushions", 0.0, 0.00001),
+
+@dataclass(frozen=True)
+class ServiceCode:
+    """A code that is not a product, as the source uses it on a line of an order."""
+
+    code: str
+    name: str
+    price: float  # the median price
+    spread: float  # sigma of a log-normal around it (0: always that price)
+    in_sales: float  # share of the lines of sales orders
+    in_cancellations: float  # share of the lines of cancellations
+    quantities: tuple[int, ...] = (1,)
+    free_bulk: float = 0.0  # share of its sale lines at price 0 x 1000
+
+
+# Service lines inside orders. The real file's shape (UCI Online Retail, 541,909 lines, of
+# which ~9,300 cancellation lines): POST 1,256 lines, DOT 710, M 571 (~240 in cancellations),
+# C2 144, D 77 and S 63 (cancellations only), BANK CHARGES 37, PADS 4 (price 0.001).
+SERVICE_CODES: tuple[ServiceCode, ...] = (
+    ServiceCode("POST", "Postage", 18.0, 0.0, 0.0022, 0.004, (1, 1, 1, 1, 2, 2, 3, 4, 5), free_bulk=0.03),
+    ServiceCode("DOT", "Dotcom Postage", 150.0, 0.8, 0.0013, 0.0),
+    ServiceCode("M", "Manual", 3.0, 1.2, 0.0006, 0.025),
+    ServiceCode("C2", "Carriage", 50.0, 0.0, 0.00025, 0.0005, (1, 1, 1, 2)),
+    ServiceCode("D", "Discount", 20.0, 0.8, 0.0, 0.011),
+    ServiceCode("S", "Samples", 30.0, 1.0, 0.0, 0.0085),
+    ServiceCode("BANK CHARGES", "Bank Charges", 15.0, 0.0, 0.00005, 0.0013),
+    ServiceCode("PADS", "Pads To Match All Cushions", 0.001, 0.0, 0.00001, 0.0),
+)
+
+# Gift vouchers sold in orders (~30 lines in the real file), at price 0 in v.4a.
+GIFT_VOUCHER_SHARE = 0.00006
+GIFT_VOUCHER_VALUES = (10, 20, 30, 40, 50)
+
+
+@dataclass(frozen=True)
+class ServiceTransaction:
+    """A transaction of one service line: an accounting adjustment, a fee, a commission."""
+
+    prefix: str  # "A": accounting adjustment; "C": a cancellation (money paid out)
+    code: str
+    name: str
+    price: float  # median of the absolute price
+    spread: float
+    price_sign: int
+    quantity: int
+    share: float  # of transactions
+    has_customer: bool
+
+
+# The real file: AMAZONFEE 34 lines, CRUK 16, B 3 (A563185-A563187, no customer), each its
+# own transaction, among ~25,900 transactions.
+SERVICE_TRANSACTIONS: tuple[ServiceTransaction, ...] = (
+    ServiceTransaction("A", "B", "Adjust bad debt", 5000.0, 0.8, -1, 1, 0.0002, False),
+    ServiceTransaction("C", "AMAZONFEE", "Amazon Fee", 5000.0, 0.9, 1, -1, 0.0012, True),
+    ServiceTransaction("C", "CRUK", "CRUK Commission", 50.0, 1.2, 1, -1, 0.0006, True),
 )
 
 _ADJECTIVES = (
@@ -230,7 +284,8 @@ def format_date(day: date) -> str:
 
 
 def _format_price(value: float) -> str:
-    return f"{value:.2f}"
+    text = f"{value:.2f}"
+    return text if float(text) == value else f"{value:.3f}"  # PADS: 0.001
 
 
 class SyntheticSales:
@@ -315,14 +370,28 @@ class SyntheticSales:
         pool = self._customers_by_country.get(country) or self.customers
         return pool[int(self.rng.random() ** 1.6 * len(pool))]  # some customers buy often
 
-    def _product_line(self, day_index: int) -> tuple[str, str, float]:
+    def _priced(self, median: float, spread: float) -> float:
+        if spread == 0:
+            return median
+        return max(0.01, round(self.rng.lognormvariate(math.log(median), spread), 2))
+
+    def _line(self, day_index: int, cancelled: bool) -> tuple[str, str, float, int]:
+        """Code, name, price and (unsigned) quantity of one line of an order."""
         rng = self.rng
         r = rng.random()
         acc = 0.0
-        for code, name, price, share in NON_PRODUCT_CODES:
-            acc += share
+        for service in SERVICE_CODES:
+            acc += service.in_cancellations if cancelled else service.in_sales
             if r < acc:
-                return code, name, price
+                if not cancelled and rng.random() < service.free_bulk:
+                    return service.code, service.name, 0.0, 1000
+                price = self._priced(service.price, service.spread)
+                return service.code, service.name, price, rng.choice(service.quantities)
+        if not cancelled:
+            acc += GIFT_VOUCHER_SHARE
+            if r < acc:
+                value = rng.choice(GIFT_VOUCHER_VALUES)
+                return f"gift_0001_{value}", f"Dotcomgiftshop Gift Voucher £{value}.00", 0.0, 1
         product = self.products[_pick(self._product_cum, rng.random())]
         code = product.code
         if code[-1].isalpha() and rng.random() < 0.04:
@@ -331,7 +400,21 @@ class SyntheticSales:
         if len(product.names) > 1 and rng.random() < 0.25:
             name = product.names[1]
         price = product.new_price if day_index >= product.reprice_day else product.price
-        return code, name, price
+        roll = rng.random()
+        if roll < 0.0004:
+            price = 0.0  # a product at price 0: Silver quarantines it
+        elif roll < 0.00045:
+            price = -price
+        return code, name, price, self._quantity()
+
+    def _service_transaction(self) -> ServiceTransaction | None:
+        r = self.rng.random()
+        acc = 0.0
+        for service in SERVICE_TRANSACTIONS:
+            acc += service.share
+            if r < acc:
+                return service
+        return None
 
     def rows(self) -> Iterator[tuple[str, ...]]:
         """Yield exactly `total_rows` rows (tuples in HEADER order)."""
@@ -350,6 +433,23 @@ class SyntheticSales:
             day_text = format_date(day)
             while budget > 0:
                 transaction_no += 1
+                service = self._service_transaction()
+                if service is not None:  # a transaction of one service line
+                    customer = self._customer()
+                    price = service.price_sign * self._priced(service.price, service.spread)
+                    yield (
+                        f"{service.prefix}{transaction_no}",
+                        day_text,
+                        service.code,
+                        service.name,
+                        _format_price(price),
+                        str(service.quantity),
+                        customer.number if service.has_customer else "",
+                        customer.countries[0] if service.has_customer else "United Kingdom",
+                    )
+                    budget -= 1
+                    remaining -= 1
+                    continue
                 cancelled = rng.random() < 0.145
                 if cancelled:
                     size = min(budget, max(1, int(rng.expovariate(1 / 1.8))))
@@ -370,13 +470,7 @@ class SyntheticSales:
                 number = f"C{transaction_no}" if cancelled else str(transaction_no)
                 emitted = 0
                 while emitted < size:
-                    code, name, price = self._product_line(day_index)
-                    quantity = self._quantity() if code[0].isdigit() else 1
-                    roll = rng.random()
-                    if roll < 0.0004:
-                        price = 0.0
-                    elif roll < 0.00045:
-                        price = -price
+                    code, name, price, quantity = self._line(day_index, cancelled)
                     if cancelled:
                         quantity = -quantity
                     row = (

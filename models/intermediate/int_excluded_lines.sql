@@ -13,6 +13,7 @@ final as (
         sale_date,
         product_no,
         customer_no,
+        line_class,
         line_total,
         case
             when is_test_customer then 'test_customer'

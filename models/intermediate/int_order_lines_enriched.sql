@@ -49,6 +49,7 @@ joined as (
         countries.iso_code as country_code,
         countries.region as country_region,
         non_product_codes.description as non_product_description,
+        non_product_codes.line_class as listed_line_class,
         test_customers.customer_no is not null as is_test_customer
     from lines
     left join countries
@@ -78,6 +79,28 @@ ranked as (
 
 ),
 
+classified as (
+
+    -- what kind of line it is (docs/silver.md): only sale and return lines of real products
+    -- count as revenue, units and orders in Gold; every other class is a service line
+    -- (postage, fees, adjustments, ...) whose money Gold keeps apart
+    select
+        ranked.*,
+        case
+            -- accounting adjustments have their own transaction prefix (A563185)
+            when ranked.transaction_no like 'A%' then 'adjustment'
+            when ranked.listed_line_class is not null then ranked.listed_line_class
+            when {{ matches_pattern('ranked.product_no', 'GIFT_[0-9]+_[0-9]+') }}
+                then 'gift_voucher'
+            -- a code that is not a stock code and not in the seed: a service of no known kind
+            when ranked.is_non_product then 'service'
+            when ranked.is_return then 'return'
+            else 'sale'
+        end as line_class
+    from ranked
+
+),
+
 final as (
 
     select
@@ -88,11 +111,24 @@ final as (
         product_name,
         unit_price,
         quantity,
+        line_class,
         cast(unit_price * quantity as decimal(20, 3)) as line_total,
-        cast(case when is_return then 0 else unit_price * quantity end as decimal(20, 3))
-            as gross_amount,
-        cast(case when is_return then -unit_price * quantity else 0 end as decimal(20, 3))
-            as return_amount,
+        cast(
+            case when line_class = 'sale' then unit_price * quantity else 0 end
+            as decimal(20, 3)
+        ) as gross_amount,
+        cast(
+            case when line_class = 'return' then -unit_price * quantity else 0 end
+            as decimal(20, 3)
+        ) as return_amount,
+        cast(
+            case when line_class in ('sale', 'return') then unit_price * quantity else 0 end
+            as decimal(20, 3)
+        ) as net_amount,
+        cast(
+            case when line_class in ('sale', 'return') then 0 else unit_price * quantity end
+            as decimal(20, 3)
+        ) as adjustments_and_fees_amount,
         customer_no,
         coalesce(country_name, source_country) as country,
         country_code,
@@ -114,7 +150,7 @@ final as (
         source_event_at,
         bronze_batch_id,
         bronze_ingested_at
-    from ranked
+    from classified
 
 )
 

@@ -14,7 +14,9 @@
 }}
 
 -- depends_on: {{ ref('int_excluded_lines') }}
--- One row per counted sale or return line, with a key to every dimension. Incremental:
+-- One row per counted line, with a key to every dimension and its line class: product sales
+-- and returns carry the revenue, service lines (postage, fees, adjustments, ...) carry their
+-- money in adjustments_and_fees_amount, so no money vanishes (docs/gold.md). Incremental:
 -- lines Silver landed within the lookback window are (re)written; a line that Silver has
 -- since excluded (it became the later copy of an exact duplicate whose earlier copy arrived
 -- late, or its customer became a test account) is deleted by the post-hook.
@@ -45,8 +47,10 @@ final as (
         unit_price,
         gross_amount,
         return_amount,
-        line_total as net_amount,
+        net_amount,
+        adjustments_and_fees_amount,
         is_return,
+        line_class,
         cast(source_event_at as timestamp) as source_event_at,
         cast(bronze_ingested_at as timestamp) as bronze_ingested_at
     from sales_lines

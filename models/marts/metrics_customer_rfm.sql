@@ -2,8 +2,9 @@
 -- latest sale, scored 1-5 by quintile (ties broken by customer number) and segmented.
 with sales_lines as (
 
+    -- what customers bought and returned: service lines (postage, fees, ...) do not count
     select * from {{ ref('fct_sales_lines') }}
-    where customer_key is not null
+    where customer_key is not null and line_class in ('sale', 'return')
 
 ),
 

@@ -9,7 +9,9 @@
 }}
 
 -- depends_on: {{ ref('int_order_lines_enriched') }}
--- Daily metrics per country. Incremental: the days of every line Silver landed within the
+-- Daily metrics per country. Revenue, quantity, orders and customers count product sale and
+-- return lines only; the money of service lines (postage, fees, adjustments, ...) is
+-- adjustments_and_fees. Incremental: the days of every line Silver landed within the
 -- lookback (counted or not: a line that became a duplicate changes its day too) are
 -- recomputed whole and replace those days (delete+insert on sale_date), so a country that
 -- lost its last line of a day disappears from it as in a full refresh.
@@ -31,12 +33,14 @@ daily as (
     select
         sale_date,
         country,
-        sum(line_total) as net_revenue,
+        sum(net_amount) as net_revenue,
         sum(gross_amount) as gross_revenue,
         sum(return_amount) as returns_value,
-        sum(quantity) as net_quantity,
-        count(distinct case when not is_return then transaction_no end) as sales_orders,
-        count(distinct customer_no) as customers,
+        sum(case when line_class in ('sale', 'return') then quantity else 0 end) as net_quantity,
+        count(distinct case when line_class = 'sale' then transaction_no end) as sales_orders,
+        count(distinct case when line_class in ('sale', 'return') then customer_no end)
+            as customers,
+        sum(adjustments_and_fees_amount) as adjustments_and_fees,
         max(bronze_ingested_at) as last_loaded_at
     from sales_lines
     group by sale_date, country
@@ -56,6 +60,7 @@ final as (
         cast(returns_value as decimal(18, 2)) as returns_value,
         cast(returns_value / nullif(gross_revenue, 0) as decimal(18, 4)) as return_rate,
         cast(gross_revenue / nullif(sales_orders, 0) as decimal(18, 4)) as average_order_value,
+        cast(adjustments_and_fees as decimal(18, 2)) as adjustments_and_fees,
         cast(last_loaded_at as timestamp) as last_loaded_at
     from daily
 

@@ -13,16 +13,19 @@
 -- line Silver landed within the lookback are recomputed whole and replace those months.
 with sales_lines as (
 
+    -- real products only: service lines (postage, fees, ...) are not product performance
     select * from {{ ref('fct_sales_lines') }}
-    {% if is_incremental() %}
-        where {{ dbt.date_trunc('month', 'sale_date') }} in (
-            {{ keys_landed_since_high_water_mark(
-                ref('int_order_lines_enriched'),
-                dbt.date_trunc('month', 'touched.sale_date'),
-                'last_loaded_at'
-            ) }}
-        )
-    {% endif %}
+    where
+        line_class in ('sale', 'return')
+        {% if is_incremental() %}
+            and {{ dbt.date_trunc('month', 'sale_date') }} in (
+                {{ keys_landed_since_high_water_mark(
+                    ref('int_order_lines_enriched'),
+                    dbt.date_trunc('month', 'touched.sale_date'),
+                    'last_loaded_at'
+                ) }}
+            )
+        {% endif %}
 
 ),
 

@@ -72,11 +72,16 @@ def test_several_lines_per_transaction(rows):
     assert sizes[int(len(sizes) * 0.9)] >= 25
 
 
-def test_source_quirks_are_present():
-    rows = list(SyntheticSales(300_000, seed=5).rows())
+@pytest.fixture(scope="module")
+def many_rows():
+    return list(SyntheticSales(300_000, seed=5).rows())
+
+
+def test_source_quirks_are_present(many_rows):
+    rows = many_rows
     codes = Counter(row[2] for row in rows)
     assert {"POST", "M"} <= codes.keys()
-    assert any(float(row[4]) == 0 for row in rows)
+    assert any(float(row[4]) == 0 and row[2][0].isdigit() for row in rows)
     assert any(row[6] == "" for row in rows)
     assert any(row[6].endswith(".0") for row in rows)
     assert any(code[-1].islower() for code in codes)
@@ -96,3 +101,72 @@ def test_some_orders_come_from_the_test_accounts_in_the_seed():
     rows = list(SyntheticSales(100_000, seed=9).rows())
     share = sum(1 for row in rows if row[6] in listed) / len(rows)
     assert 0 < share < 0.01
+
+
+def _service(rows, code: str) -> list[tuple[str, ...]]:
+    return [row for row in rows if row[2] == code]
+
+
+def test_every_line_class_of_the_source_is_present(many_rows):
+    codes = {row[2] for row in many_rows}
+    assert {"POST", "DOT", "C2", "M", "D", "S", "B", "CRUK", "BANK CHARGES", "AMAZONFEE", "PADS"} <= codes
+    assert any(re.fullmatch(r"gift_0001_\d0", code) for code in codes)
+
+
+def test_service_lines_are_about_half_a_percent_of_lines_as_in_the_real_file(many_rows):
+    services = [row for row in many_rows if not row[2][0].isdigit()]
+    assert 0.003 < len(services) / len(many_rows) < 0.008
+    assert 0.0015 < len(_service(many_rows, "POST")) / len(many_rows) < 0.003
+
+
+def test_accounting_adjustments_are_a_transactions_of_one_bad_debt_line_at_a_negative_price(many_rows):
+    adjustments = [row for row in many_rows if row[0].startswith("A")]
+    assert adjustments
+    assert all(row[2:4] == ("B", "Adjust bad debt") for row in adjustments)
+    assert all(float(row[4]) < 0 and row[5] == "1" and row[6] == "" for row in adjustments)
+    numbers = Counter(row[0] for row in many_rows)
+    assert all(numbers[row[0]] == 1 for row in adjustments)
+    assert _service(many_rows, "B") == adjustments
+
+
+def test_discounts_and_samples_are_cancellation_lines(many_rows):
+    for code in ("D", "S"):
+        lines = _service(many_rows, code)
+        assert lines
+        assert all(row[0].startswith("C") and int(row[5]) < 0 and float(row[4]) > 0 for row in lines)
+
+
+def test_marketplace_fees_and_commission_are_cancellations_of_one_line(many_rows):
+    numbers = Counter(row[0] for row in many_rows)
+    for code in ("AMAZONFEE", "CRUK"):
+        lines = _service(many_rows, code)
+        assert lines
+        assert all(row[0].startswith("C") and row[5] == "-1" and numbers[row[0]] == 1 for row in lines)
+
+
+def test_postage_sometimes_comes_at_price_0_times_1000(many_rows):
+    postage = _service(many_rows, "POST")
+    free = [row for row in postage if float(row[4]) == 0]
+    assert free and all(row[5] == "1000" for row in free)
+    assert len(free) < 0.1 * len(postage)
+    assert all(float(row[4]) > 0 for row in postage if row not in free)
+
+
+def test_gift_vouchers_are_at_price_0_and_pads_at_a_nominal_price(many_rows):
+    vouchers = [row for row in many_rows if row[2].startswith("gift_")]
+    assert vouchers and all(row[4] == "0.00" and row[5] == "1" for row in vouchers)
+    assert {row[4] for row in _service(many_rows, "PADS")} == {"0.001"}
+
+
+def test_every_service_code_the_generator_uses_has_a_class_in_the_seed():
+    import csv
+    from pathlib import Path
+
+    from ingest.generator import SERVICE_CODES, SERVICE_TRANSACTIONS
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "non_product_codes.csv"
+    with seed.open() as handle:
+        classes = {row["product_no"]: row["line_class"] for row in csv.DictReader(handle)}
+    used = {service.code for service in SERVICE_CODES} | {service.code for service in SERVICE_TRANSACTIONS}
+    assert used <= classes.keys()
+    assert classes["B"] == "adjustment" and classes["AMAZONFEE"] == "fee"
