@@ -186,7 +186,7 @@ limit ?
 
 _TOTALS_SQL = """
 select sum(gross_amount), sum(return_amount), sum(net_amount),
-    count(distinct case when not is_return then transaction_no end)
+    count(distinct case when line_class = 'sale' then transaction_no end)
 from gold.fct_sales_lines
 """
 

@@ -6,6 +6,8 @@ The data is deterministic and shaped so that wrong metric definitions give wrong
   (wrong) sum of daily counts;
 - orders span the fiscal-year boundary (March / April 2019);
 - returns (C prefix, negative quantity) in several countries;
+- service lines (postage, one at 0 x 1000, and an accounting adjustment) that count in
+  lines and adjustments and fees only;
 - a test customer and an exact duplicate line that Silver does not count, and a quarantined
   line (price 0), for the order lookup.
 """
@@ -66,6 +68,45 @@ def synthetic_events(seed: int = 7) -> list[dict]:
                 line(transaction_no=f"5499{i}0", date=f"3/{day}/2019", customer_no="20001", country="France"),
             )
         )
+    # service lines: in lines and adjustments and fees, never in revenue, units or orders
+    events += [
+        event(
+            "postage-1",
+            line(
+                transaction_no="541900",
+                date="2/14/2019",
+                product_no="POST",
+                product_name="POSTAGE",
+                price="18.00",
+                quantity="3",
+                country="France",
+            ),
+        ),
+        event(
+            "postage-free",
+            line(
+                transaction_no="541901",
+                date="2/15/2019",
+                product_no="POST",
+                product_name="POSTAGE",
+                price="0",
+                quantity="1000",
+                country="France",
+            ),
+        ),
+        event(
+            "adjust-1",
+            line(
+                transaction_no="A541902",
+                date="5/3/2019",
+                product_no="B",
+                product_name="Adjust bad debt",
+                price="-1100.44",
+                quantity="1",
+                customer_no="",
+            ),
+        ),
+    ]
     # the order the lookup tests trace: counted, duplicate, test customer's twin, quarantined
     events += [
         event("trace-1", line(transaction_no="577001", date="4/2/2019", product_no="22001", price="3.10")),

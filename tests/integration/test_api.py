@@ -57,14 +57,16 @@ select
     sum(sales.gross_amount) as gross_revenue,
     sum(sales.return_amount) as returns_value,
     sum(sales.return_amount) / nullif(sum(sales.gross_amount), 0) as return_rate,
-    sum(case when sales.is_return then 0 else sales.quantity end) as units_sold,
-    sum(case when sales.is_return then -sales.quantity else 0 end) as units_returned,
-    count(distinct case when not sales.is_return then sales.transaction_no end) as orders,
-    count(distinct sales.customer_key) as distinct_customers,
+    sum(case when sales.line_class = 'sale' then sales.quantity else 0 end) as units_sold,
+    sum(case when sales.line_class = 'return' then -sales.quantity else 0 end) as units_returned,
+    count(distinct case when sales.line_class = 'sale' then sales.transaction_no end) as orders,
+    count(distinct case when sales.line_class in ('sale', 'return') then sales.customer_key end)
+        as distinct_customers,
     sum(sales.gross_amount)
-        / nullif(count(distinct case when not sales.is_return then sales.transaction_no end), 0)
+        / nullif(count(distinct case when sales.line_class = 'sale' then sales.transaction_no end), 0)
         as average_order_value,
-    count(*) as lines
+    count(*) as lines,
+    sum(sales.adjustments_and_fees_amount) as adjustments_and_fees
 from gold.fct_sales_lines as sales
 inner join gold.dim_country as country on sales.country_key = country.country_key
 group by all
@@ -80,6 +82,7 @@ METRICS = (
     "distinct_customers",
     "average_order_value",
     "lines",
+    "adjustments_and_fees",
 )
 
 
@@ -111,8 +114,8 @@ def test_distinct_customers_per_month_is_not_the_sum_of_daily_counts(api):
 
 def test_ratios_are_ratios_of_sums_at_a_coarse_grain(api, gold):
     expected = gold.execute(
-        "select sum(return_amount) / sum(gross_amount), sum(gross_amount) / count(distinct case when not "
-        "is_return then transaction_no end) from gold.fct_sales_lines where year(sale_date) = 2019"
+        "select sum(return_amount) / sum(gross_amount), sum(gross_amount) / count(distinct case when "
+        "line_class = 'sale' then transaction_no end) from gold.fct_sales_lines where year(sale_date) = 2019"
     ).fetchone()
     row = query(api, metrics=["return_rate", "average_order_value"], grain="year")["rows"][0]
     assert row["metric_time__year"] == "2019-01-01"
@@ -361,3 +364,22 @@ def test_a_date_range_cuts_partial_periods_at_its_days(api, gold):
         {month: float(value) for month, value in expected.items()}
     )
     assert len(expected) == 4
+
+
+def test_service_lines_are_adjustments_and_fees_never_revenue_or_units(api, gold):
+    classes = dict(
+        gold.execute(
+            "select line_class, sum(adjustments_and_fees_amount) from gold.fct_sales_lines group by 1"
+        ).fetchall()
+    )
+    assert {"postage", "adjustment"} <= set(classes), classes
+    rows = query(
+        api,
+        metrics=["adjustments_and_fees", "units_sold", "net_revenue"],
+        group_by=["sales_line__line_class"],
+    )
+    by_class = {row["sales_line__line_class"]: row for row in rows["rows"]}
+    assert by_class["postage"]["adjustments_and_fees"] == pytest.approx(54.0)  # 18 x 3; the 0 x 1000 adds 0
+    assert by_class["adjustment"]["adjustments_and_fees"] == pytest.approx(-1100.44)
+    for service in ("postage", "adjustment"):
+        assert by_class[service]["units_sold"] == 0 and by_class[service]["net_revenue"] == 0
