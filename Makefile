@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api clean
+.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api powerbi clean
 
 setup: $(VENV)/.installed
 
@@ -57,6 +57,11 @@ api: setup
 DOCS_PORT ?= 8080
 docs: setup
 	@DOCS_PORT=$(DOCS_PORT) bash scripts/docs.sh
+
+## The Power BI kit (powerbi/): the PBIP over Gold, a DAX measure per metric, the .pbids, regenerated
+## from the semantic layer (docs/power-bi.md).
+powerbi: setup
+	$(PY) -m ingest powerbi
 
 broker-start: setup
 	$(PY) -m ingest broker start

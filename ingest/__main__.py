@@ -261,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=10, help="how many runs, newest first (at most 100)")
     p.set_defaults(func=lambda args: quality.main(args.runs, DataDir.from_env()))
 
+    from ingest.powerbi import command as powerbi
+
+    p = sub.add_parser("powerbi", help="regenerate the Power BI kit (powerbi/) from the semantic layer")
+    powerbi.add_arguments(p)
+    p.set_defaults(func=powerbi.main)
+
     p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--out", default="bench/results.md")
