@@ -11,6 +11,7 @@ import threading
 
 from ingest.api import server as api_server
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
+from ingest.orders import DEFAULT_RETENTION_MINUTES
 from ingest.paths import DataDir
 from ingest.run_options import DEFAULT_ORDER_RATE, RunnerOptions, add_arguments
 
@@ -181,23 +182,48 @@ def _cmd_orders_relay(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish in-flight deliveries, confirm them, then exit
         signal.signal(sig, lambda signum, frame: stop.set())
-    relay = Relay(RelayConfig(dsn=_orders_dsn(), kafka=_kafka_config()))
-    stats = relay.run(stop, max_seconds=args.duration)
+    if args.retention_minutes < 0:
+        print("relay: --retention-minutes cannot be negative", file=sys.stderr)
+        return 2
+    config = RelayConfig(dsn=_orders_dsn(), kafka=_kafka_config(), retention_s=args.retention_minutes * 60)
+    stats = Relay(config).run(stop, max_seconds=args.duration)
     print(
         f"relay: published {stats.published:,} events in {stats.transactions:,} transactions, "
-        f"deleted {stats.deleted:,} outbox rows, {stats.restarts} restarts"
+        f"pruned {stats.pruned:,} outbox rows older than the retention window, {stats.restarts} restarts"
     )
     return 0
 
 
-def _cmd_orders_lag(args: argparse.Namespace) -> int:
-    from ingest.orders.relay import lag
+def _cmd_orders_replay(args: argparse.Namespace) -> int:
+    from ingest.orders import replay
 
-    current = lag(_orders_dsn())
+    data = DataDir.from_env()
+    try:
+        result = replay.replay(
+            _orders_dsn(), _kafka_config(), None if args.all else data.bronze_table, everything=args.all
+        )
+    except replay.ReplayError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"replay: {result.summary()}")
+    if result.plan.from_id is not None:
+        print("replay: now read the new topic from its start: python -m ingest bronze --reset-checkpoint")
+    return 0
+
+
+def _cmd_orders_lag(args: argparse.Namespace) -> int:
+    from ingest.orders.relay import lag, retention
+
+    dsn = _orders_dsn()
+    current, kept = lag(dsn), retention(dsn)
     wal = f"{current.wal_bytes:,} WAL bytes" if current.wal_bytes is not None else "no slot"
     print(
         f"relay lag: {current.rows:,} outbox rows, oldest {current.seconds:.1f}s, {wal}, "
         f"slot {'active' if current.slot_active else 'inactive'}"
+    )
+    print(
+        f"retained: {kept.rows:,} published outbox rows, oldest published "
+        f"{kept.oldest_published_s:.0f}s ago; {kept.pruned:,} pruned so far"
     )
     return 0
 
@@ -299,9 +325,36 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lines", type=int, default=10_000_000, help="synthetic lines available")
     q.add_argument("--seed", type=int, default=42)
     q.set_defaults(func=_cmd_orders_simulate)
-    q = orders.add_parser("relay", help="publish the outbox to the topic (logical replication)")
+    q = orders.add_parser(
+        "relay",
+        help="publish the outbox to the topic (logical replication)",
+        description="Publish committed outbox rows to the topic through logical replication, at least "
+        "once. A row the broker acknowledged is marked published (published_at) and kept in the outbox "
+        "for the retention window, then pruned; a row not yet published is never pruned. The retained "
+        "rows are what `orders replay` publishes again when a broker lost acknowledged events.",
+    )
     q.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    q.add_argument(
+        "--retention-minutes",
+        type=float,
+        default=DEFAULT_RETENTION_MINUTES,
+        help="keep published outbox rows this long for a replay (default %(default)g; 0: prune them "
+        "as soon as they are published, and a broker that loses events cannot be replayed)",
+    )
     q.set_defaults(func=_cmd_orders_relay)
+    q = orders.add_parser(
+        "replay",
+        help="publish retained outbox rows again after the broker lost events",
+        description="Publish again the retained outbox rows from the oldest one Bronze has not landed "
+        "(Bronze's table in the data directory tells; --all: the whole retention window), in outbox "
+        "order. Then restart Bronze with --reset-checkpoint so it reads the new topic from its start; "
+        "Silver drops the events it already had by event_id. `make run` does all of this by itself "
+        "when its broker dies.",
+    )
+    q.add_argument(
+        "--all", action="store_true", help="every retained row, whatever Bronze holds (no Bronze table read)"
+    )
+    q.set_defaults(func=_cmd_orders_replay)
     q = orders.add_parser("lag", help="how far the relay is behind the outbox")
     q.set_defaults(func=_cmd_orders_lag)
 
@@ -310,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
 
     api_server.add_parser(sub)
+    from ingest.dashboard import server as dashboard_server
+
+    dashboard_server.add_parser(sub)
     return parser
 
 

@@ -13,10 +13,16 @@ resends everything after the confirmed position: some events may be published tw
 (Silver dedupes by event_id), none is lost. One order's lines share a key, hence a
 partition, and the idempotent producer keeps their order.
 
-Published rows are deleted from the outbox (id <= the highest acknowledged id) by a
-separate connection every few seconds, which also records the relay's position in
-`relay_state` for lag reporting (`lag()`): outbox rows not yet confirmed, the age of the
-oldest, and the slot's WAL distance behind pg_current_wal_lsn().
+Retention: an acknowledged row is not deleted. Its `published_at` is set (by a separate
+connection, before the slot is confirmed past it, so every row the slot has let go of is
+marked) and the row is kept for the retention window (`RelayConfig.retention_s`, default one
+hour; `--retention-minutes`), as Event Hubs keeps events for its retention period. Published
+rows older than that are pruned every second; a row not yet published is never pruned. The
+retained rows are what `ingest.orders.replay` publishes again when a broker lost events it
+had acknowledged (the local broker keeps topics in memory only). The relay's position is
+recorded in `relay_state` for reporting, with what pruning removed. `lag()`: outbox rows not
+yet published, the age of the oldest, and the slot's WAL distance behind
+pg_current_wal_lsn().
 
 PostgreSQL or the broker unavailable: a message saying which, then retries with backoff;
 the position lives in the slot, so a retry (or a restart) resumes where it was confirmed.
@@ -34,11 +40,13 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, Producer
 
 from ingest.config import KafkaConfig
-from ingest.orders import pgoutput
+from ingest.orders import DEFAULT_RETENTION_MINUTES, pgoutput
 from ingest.orders.postgres import PUBLICATION, SLOT
 from ingest.producer import producer_config
 
 OUTBOX_TABLE = "outbox"
+DEFAULT_RETENTION_S = DEFAULT_RETENTION_MINUTES * 60
+MARK_EVERY_S = 0.2  # acknowledged rows are marked and the slot confirmed at most this often
 
 
 class RelayError(RuntimeError):
@@ -54,6 +62,13 @@ class RelayConfig:
     cleanup_every_s: float = 1.0
     status_interval_s: float = 1.0
     linger_ms: int = 5
+    # how long a published row stays in the outbox (seconds; 0: pruned as soon as published)
+    retention_s: float = DEFAULT_RETENTION_S
+    prune_batch: int = 20_000  # rows deleted per cleanup at most
+
+    def __post_init__(self) -> None:
+        if self.retention_s < 0:
+            raise ValueError(f"the outbox retention cannot be negative ({self.retention_s:g} s)")
 
 
 @dataclass
@@ -62,7 +77,7 @@ class RelayStats:
     transactions: int = 0
     confirmed_lsn: int = 0
     confirmed_outbox_id: int = 0
-    deleted: int = 0
+    pruned: int = 0  # published rows removed after the retention window
     restarts: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -72,13 +87,16 @@ class _Pending:
     """One committed transaction being published: confirmable when `remaining` is 0."""
 
     end_lsn: int
-    size: int
-    max_outbox_id: int
+    ids: list[int]  # its outbox rows
     remaining: int = 0
     failed: str | None = None
 
     def __post_init__(self) -> None:
         self.remaining = self.size
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
 
     def on_delivery(self, err: KafkaError | None, _msg) -> None:
         if err is None:
@@ -100,7 +118,10 @@ class Relay:
         self._broker_error: str | None = None
         self._broker_error_reported = 0.0
         self._unrecorded = 0  # acknowledged rows not yet added to relay_state.published
-        self._last_forced = 0.0
+        self._unrecorded_pruned = 0
+        self._pruned_through_id = 0
+        self._acked: list[_Pending] = []  # acknowledged, not yet marked published nor confirmed
+        self._last_marked = 0.0
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event | None = None, max_seconds: float | None = None) -> RelayStats:
@@ -157,6 +178,7 @@ class Relay:
         side = psycopg2.connect(cfg.dsn)
         side.autocommit = True
         pending: collections.deque[_Pending] = collections.deque()
+        self._acked.clear()  # a new session: what the last one did not confirm comes again
         try:
             cur = repl.cursor()
             with side.cursor() as scur:
@@ -181,11 +203,11 @@ class Relay:
                 msg = cur.read_message()
                 if msg is None:
                     producer.poll(0)
-                    self._confirm(cur, pending)
+                    self._confirm(cur, side, pending)
                     if time.monotonic() - last_cleanup >= cfg.cleanup_every_s:
                         self._cleanup(side)
                         last_cleanup = time.monotonic()
-                    select.select([repl], [], [], 0.05 if pending else 0.5)
+                    select.select([repl], [], [], 0.05 if pending or self._acked else 0.5)
                     continue
                 message = pgoutput.decode(msg.payload)
                 if isinstance(message, pgoutput.Begin):
@@ -203,7 +225,7 @@ class Relay:
                     if begin is None:
                         raise RelayError("commit without begin in the replication stream")
                     timestamp_ms = pgoutput.pg_timestamp_unix_ms(begin.commit_ts)
-                    entry = _Pending(message.end_lsn, len(rows), max((r[0] for r in rows), default=0))
+                    entry = _Pending(message.end_lsn, [r[0] for r in rows])
                     pending.append(entry)
                     for _outbox_id, key, payload in rows:
                         while True:
@@ -219,12 +241,12 @@ class Relay:
                             except BufferError:
                                 producer.poll(0.05)
                     producer.poll(0)
-                    self._confirm(cur, pending)
+                    self._confirm(cur, side, pending)
                     begin, rows = None, []
                 # Type, Origin, Update, Delete, Truncate: not published (the publication is inserts only)
             # a clean stop: wait for what is in flight, confirm it
             producer.flush(30)
-            self._confirm(cur, pending)
+            self._confirm(cur, side, pending, force=True)
             cur.send_feedback(force=True)
             self._cleanup(side)
         finally:
@@ -234,10 +256,11 @@ class Relay:
 
     def _backfill(self, side, producer: Producer) -> None:
         """A slot sees only what is committed after it exists: when the relay had to create it
-        (`orders db start` normally does, before any order), the rows already in the outbox
-        are published first, at least once (a row committed meanwhile may also come through
-        the slot; Silver dedupes by event_id). If that fails, the slot is dropped again so the
-        next attempt backfills again instead of skipping those rows."""
+        (`orders db start` normally does, before any order), the rows of the outbox not yet
+        published are published first, at least once (a row committed meanwhile may also come
+        through the slot; Silver dedupes by event_id), then marked published. If that fails,
+        the slot is dropped again so the next attempt backfills again instead of skipping
+        those rows."""
         failures: list[str] = []
 
         def on_delivery(err: KafkaError | None, _msg) -> None:
@@ -245,9 +268,12 @@ class Relay:
                 failures.append(str(err))
 
         with side.cursor() as cur:
-            cur.execute(f"select aggregate_id, payload, created_at from {OUTBOX_TABLE} order by id")
+            cur.execute(
+                f"""select id, aggregate_id, payload, created_at from {OUTBOX_TABLE}
+                    where published_at is null order by id"""
+            )
             rows = cur.fetchall()
-        for key, payload, created_at in rows:
+        for _id, key, payload, created_at in rows:
             while True:
                 try:
                     producer.produce(
@@ -268,62 +294,114 @@ class Relay:
                 f"({failures[0] if failures else 'not acknowledged in 60 s'}); slot dropped, retrying"
             )
         if rows:
+            mark_published(side, [row[0] for row in rows])
             self._log(f"published {len(rows):,} outbox rows committed before the slot existed")
 
-    def _confirm(self, cur, pending: collections.deque[_Pending]) -> None:
-        """Confirm every transaction, in commit order, whose rows the broker all acknowledged."""
-        advanced = False
+    def _confirm(self, cur, side, pending: collections.deque[_Pending], force: bool = False) -> None:
+        """Confirm every transaction, in commit order, whose rows the broker all acknowledged:
+        first mark its rows published, then move the slot past them. In that order, every row
+        the slot has let go of is marked (a crash in between only publishes some rows again),
+        so retention and replay can rely on `published_at`. Done at most every MARK_EVERY_S
+        (`force`: now): the less a restart has to resend, the fewer round trips per event."""
         while pending and pending[0].remaining == 0 and pending[0].failed is None:
-            entry = pending.popleft()
-            self.stats.confirmed_lsn = max(self.stats.confirmed_lsn, entry.end_lsn)
-            self.stats.confirmed_outbox_id = max(self.stats.confirmed_outbox_id, entry.max_outbox_id)
-            self.stats.transactions += 1
-            self.stats.published += entry.size
-            self._unrecorded += entry.size
-            advanced = True
+            self._acked.append(pending.popleft())
         for entry in pending:
             if entry.failed is not None:
                 raise RelayError(f"the broker did not acknowledge an event: {entry.failed}")
-        if advanced:
-            # Stored every time, sent at most every 0.2 s (else with the next status interval):
-            # the less a restart has to resend.
-            now = time.monotonic()
-            force = now - self._last_forced >= 0.2
-            if force:
-                self._last_forced = now
-            lsn = self.stats.confirmed_lsn
-            cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=force)
+        now = time.monotonic()
+        if not self._acked or (not force and now - self._last_marked < MARK_EVERY_S):
+            return
+        self._last_marked = now
+        mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        for entry in self._acked:
+            self.stats.confirmed_lsn = max(self.stats.confirmed_lsn, entry.end_lsn)
+            self.stats.confirmed_outbox_id = max(self.stats.confirmed_outbox_id, max(entry.ids, default=0))
+            self.stats.transactions += 1
+            self.stats.published += entry.size
+            self._unrecorded += entry.size
+        self._acked.clear()
+        lsn = self.stats.confirmed_lsn
+        cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
 
     def _cleanup(self, side) -> None:
-        """Delete acknowledged outbox rows; record the confirmed position for lag reporting."""
-        if not self.stats.confirmed_lsn:
-            return
+        """Prune published rows older than the retention window; record the confirmed position
+        and what pruning removed in relay_state (lag and replay reporting)."""
         with side.cursor() as cur:
-            cur.execute(f"delete from {OUTBOX_TABLE} where id <= %s", (self.stats.confirmed_outbox_id,))
-            self.stats.deleted += cur.rowcount
+            pruned, through = prune(cur, self.config.retention_s, self.config.prune_batch)
+            self.stats.pruned += pruned
+            self._unrecorded_pruned += pruned
+            self._pruned_through_id = max(self._pruned_through_id, through)
+            if not self.stats.confirmed_lsn:  # nothing confirmed in this process yet
+                if self._unrecorded_pruned:
+                    cur.execute(
+                        """update relay_state set pruned = pruned + %s,
+                               pruned_through_id = greatest(pruned_through_id, %s)
+                           where slot_name = %s""",
+                        (self._unrecorded_pruned, self._pruned_through_id, self.config.slot),
+                    )
+                    self._unrecorded_pruned = 0 if cur.rowcount else self._unrecorded_pruned
+                return
             cur.execute(
                 """insert into relay_state
-                       (slot_name, confirmed_lsn, confirmed_outbox_id, published, updated_at)
-                   values (%s, %s, %s, %s, now())
+                       (slot_name, confirmed_lsn, confirmed_outbox_id, published, updated_at,
+                        pruned, pruned_through_id)
+                   values (%s, %s, %s, %s, now(), %s, %s)
                    on conflict (slot_name) do update set
                        confirmed_lsn = excluded.confirmed_lsn,
                        confirmed_outbox_id = greatest(relay_state.confirmed_outbox_id,
                                                       excluded.confirmed_outbox_id),
                        published = relay_state.published + excluded.published,
-                       updated_at = now()""",
+                       updated_at = now(),
+                       pruned = relay_state.pruned + excluded.pruned,
+                       pruned_through_id = greatest(relay_state.pruned_through_id,
+                                                    excluded.pruned_through_id)""",
                 (
                     self.config.slot,
                     pgoutput.lsn_text(self.stats.confirmed_lsn),
                     self.stats.confirmed_outbox_id,
                     self._unrecorded,
+                    self._unrecorded_pruned,
+                    self._pruned_through_id,
                 ),
             )
             self._unrecorded = 0
+            self._unrecorded_pruned = 0
+
+
+def mark_published(conn, ids: list[int]) -> None:
+    """Set `published_at` on these outbox rows (those not marked yet), with an autocommit
+    connection: done before the slot is confirmed past them."""
+    if not ids:
+        return
+    with conn.cursor() as cur:
+        cur.execute(
+            f"update {OUTBOX_TABLE} set published_at = now() where id = any(%s) and published_at is null",
+            (ids,),
+        )
+
+
+def prune(cur, retention_s: float, limit: int) -> tuple[int, int]:
+    """Delete up to `limit` published rows older than the retention window (oldest first);
+    a row not yet published is never deleted, however old. Returns (rows deleted, highest
+    outbox id deleted or 0)."""
+    cur.execute(
+        f"""with gone as (
+                delete from {OUTBOX_TABLE} where id in (
+                    select id from {OUTBOX_TABLE}
+                    where published_at < now() - make_interval(secs => %s)
+                    order by published_at
+                    limit %s)
+                returning id)
+            select count(*), coalesce(max(id), 0) from gone""",
+        (float(retention_s), int(limit)),
+    )
+    deleted, through = cur.fetchone()
+    return int(deleted), int(through)
 
 
 @dataclass(frozen=True)
 class Lag:
-    rows: int  # outbox rows committed but not yet confirmed by the relay
+    rows: int  # outbox rows committed but not yet published (acknowledged and marked)
     seconds: float  # age of the oldest of them
     wal_bytes: int | None  # the slot's confirmed position behind the current WAL position
     slot_active: bool
@@ -336,13 +414,8 @@ def lag(dsn: str, slot: str = SLOT) -> Lag:
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
-                "select coalesce(max(confirmed_outbox_id), 0) from relay_state where slot_name = %s", (slot,)
-            )
-            confirmed_id = cur.fetchone()[0]
-            cur.execute(
-                """select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
-                   from outbox where id > %s""",
-                (confirmed_id,),
+                f"""select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
+                    from {OUTBOX_TABLE} where published_at is null"""
             )
             rows, seconds = cur.fetchone()
             cur.execute(
@@ -355,3 +428,35 @@ def lag(dsn: str, slot: str = SLOT) -> Lag:
         conn.close()
     wal_bytes, active = (int(found[0]), bool(found[1])) if found else (None, False)
     return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=active)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the outbox keeps for a replay: published rows inside the retention window."""
+
+    rows: int  # published rows still in the outbox
+    oldest_published_s: float  # how long ago the oldest of them was published
+    pruned: int  # rows pruned so far (relay_state)
+    pruned_through_id: int  # the highest outbox id pruned (0: none)
+
+
+def retention(dsn: str, slot: str = SLOT) -> Retention:
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                f"""select count(*), coalesce(extract(epoch from now() - min(published_at)), 0)
+                    from {OUTBOX_TABLE} where published_at is not null"""
+            )
+            rows, seconds = cur.fetchone()
+            cur.execute(
+                "select coalesce(sum(pruned), 0), coalesce(max(pruned_through_id), 0) "
+                "from relay_state where slot_name = %s",
+                (slot,),
+            )
+            pruned, through = cur.fetchone()
+    finally:
+        conn.close()
+    return Retention(int(rows), float(seconds), int(pruned), int(through))

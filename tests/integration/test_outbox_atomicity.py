@@ -13,7 +13,7 @@ import pytest
 from ingest.config import KafkaConfig
 from ingest.orders import simulator
 from ingest.orders.postgres import SLOT
-from ingest.orders.relay import Relay, RelayConfig, lag
+from ingest.orders.relay import DEFAULT_RETENTION_S, Relay, RelayConfig, lag
 
 from .outbox_helpers import query, read_topic
 
@@ -37,9 +37,19 @@ def place(dsn: str, lines: list[tuple[str, ...]], commit: bool) -> None:
         conn.close()
 
 
-def relay_until_idle(dsn: str, bootstrap: str, timeout_s: float = 30.0, after=None) -> None:
+def relay_until_idle(
+    dsn: str,
+    bootstrap: str,
+    timeout_s: float = 30.0,
+    after=None,
+    retention_s: float = DEFAULT_RETENTION_S,
+    done=None,
+) -> None:
+    """Run a relay until it published something and `done()` (default: the outbox is published)."""
+    done = done or (lambda: lag(dsn).rows == 0)
     stop = threading.Event()
-    relay = Relay(RelayConfig(dsn=dsn, kafka=KafkaConfig(bootstrap_servers=bootstrap)))
+    kafka = KafkaConfig(bootstrap_servers=bootstrap)
+    relay = Relay(RelayConfig(dsn=dsn, kafka=kafka, retention_s=retention_s))
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     if after is not None:  # something to do once the relay runs
@@ -47,7 +57,7 @@ def relay_until_idle(dsn: str, bootstrap: str, timeout_s: float = 30.0, after=No
         after()
     deadline = time.monotonic() + timeout_s
     try:
-        while lag(dsn).rows or not relay.stats.transactions:
+        while not relay.stats.transactions or not done():
             assert time.monotonic() < deadline, "the relay did not catch up"
             time.sleep(0.2)
     finally:
@@ -81,15 +91,32 @@ def test_a_rolled_back_order_leaves_no_order_no_outbox_row_and_no_event(orders_d
         assert before_commit - 1 <= record.timestamp_ms <= after_commit + 1, "not the commit time"
 
 
-def test_published_rows_are_cleaned_from_the_outbox(orders_db, outbox_broker):
+def test_published_rows_are_kept_for_the_retention_window_then_pruned(orders_db, outbox_broker):
+    """Rows are no longer deleted once published (a broker that loses acknowledged events
+    could not be replayed): they are marked published and kept for the retention window."""
     dsn = orders_db.dsn()
+    bootstrap = outbox_broker.bootstrap_servers
     place(dsn, order("900004", 4), commit=True)
-    relay_until_idle(dsn, outbox_broker.bootstrap_servers)
-    deadline = time.monotonic() + 10
-    while query(dsn, "select count(*) from outbox")[0][0] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert query(dsn, "select count(*) from outbox") == [(0,)]
-    assert query(dsn, "select count(*) from order_lines") == [(6,)]  # the orders stay
+    relay_until_idle(dsn, bootstrap)  # the default window: an hour
+    kept = query(
+        dsn, "select id, published_at is not null from outbox where aggregate_id = '900004' order by id"
+    )
+    assert [published for _, published in kept] == [True] * 4, "published rows not kept, or not marked"
+
+    # an old row not yet published (as if the relay had not got to it): never pruned
+    oldest = query(dsn, "select min(id) from outbox")[0][0]
+    query(dsn, "update outbox set published_at = null, created_at = now() - interval '1 day' "
+               "where id = %s returning id", (oldest,))  # fmt: skip
+    place(dsn, order("900008", 2), commit=True)
+
+    def only_the_unpublished_row_left() -> bool:
+        return query(dsn, "select id from outbox") == [(oldest,)]
+
+    relay_until_idle(dsn, bootstrap, retention_s=1.0, done=only_the_unpublished_row_left, timeout_s=60)
+    pruned, through = query(dsn, "select pruned, pruned_through_id from relay_state")[0]
+    assert pruned >= 5 and through > kept[-1][0], "relay_state does not say what was pruned"
+    assert query(dsn, "select count(*) from order_lines") == [(8,)]  # the orders stay
+    query(dsn, "update outbox set published_at = now() where id = %s returning id", (oldest,))
 
 
 def test_orders_committed_before_the_slot_existed_are_published_too(orders_db, outbox_broker):
@@ -99,7 +126,7 @@ def test_orders_committed_before_the_slot_existed_are_published_too(orders_db, o
     query(dsn, "select pg_drop_replication_slot(%s)", (SLOT,))
     place(dsn, order("900005", 2), commit=True)
     place(dsn, order("900006", 3), commit=True)
-    waiting = {row[0] for row in query(dsn, "select event_id::text from outbox")}
+    waiting = {row[0] for row in query(dsn, "select event_id::text from outbox where published_at is null")}
     assert len(waiting) == 5
     relay_until_idle(dsn, outbox_broker.bootstrap_servers, after=lambda: place(dsn, order("900007", 1), True))
     published = {orjson.loads(r.value)["event_id"] for r in read_topic(outbox_broker.bootstrap_servers)}

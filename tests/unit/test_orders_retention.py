@@ -1,0 +1,113 @@
+"""Outbox retention in the relay: acknowledged rows are marked published before the slot is
+confirmed past them, then pruned after the retention window (ingest.orders.relay)."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+from ingest.config import KafkaConfig
+from ingest.orders import migrate
+from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending, prune
+
+
+class Recorder:
+    """A side connection and a replication cursor that write what happens to one list."""
+
+    def __init__(self, answer: tuple = (0, 0)) -> None:
+        self.events: list[tuple] = []
+        self.answer = answer
+
+    # the side connection
+    def cursor(self) -> Recorder:
+        return self
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def execute(self, sql: str, params: tuple = ()) -> None:
+        self.events.append(("sql", " ".join(sql.split()), params))
+
+    def fetchone(self) -> tuple:
+        return self.answer
+
+    # the replication cursor
+    def send_feedback(self, **kwargs) -> None:
+        self.events.append(("feedback", kwargs))
+
+
+def relay() -> Relay:
+    return Relay(RelayConfig(dsn="", kafka=KafkaConfig()), log=lambda text: None)
+
+
+def acknowledge(entry: _Pending, count: int | None = None) -> _Pending:
+    for _ in range(entry.size if count is None else count):
+        entry.on_delivery(None, None)
+    return entry
+
+
+def test_acknowledged_rows_are_marked_published_before_the_slot_moves_past_them():
+    r, db = relay(), Recorder()
+    pending = collections.deque([acknowledge(_Pending(100, [1, 2])), acknowledge(_Pending(200, [3]))])
+    r._confirm(db, db, pending, force=True)
+    (kind, sql, params), feedback = db.events
+    assert kind == "sql" and sql.startswith("update outbox set published_at = now()")
+    assert params == ([1, 2, 3],)
+    assert feedback == ("feedback", {"write_lsn": 200, "flush_lsn": 200, "force": True})
+    assert (r.stats.published, r.stats.transactions, r.stats.confirmed_lsn) == (3, 2, 200)
+    assert not pending
+
+
+def test_a_transaction_not_fully_acknowledged_holds_back_the_ones_committed_after_it():
+    r, db = relay(), Recorder()
+    first = acknowledge(_Pending(100, [1]))
+    waiting = acknowledge(_Pending(200, [2, 3]), count=1)
+    later = acknowledge(_Pending(300, [4]))
+    pending = collections.deque([first, waiting, later])
+    r._confirm(db, db, pending, force=True)
+    assert [e[2] for e in db.events if e[0] == "sql"] == [([1],)]
+    assert db.events[-1][1]["flush_lsn"] == 100
+    assert list(pending) == [waiting, later]
+
+
+def test_marking_waits_for_its_interval_unless_forced():
+    r, db = relay(), Recorder()
+    r._confirm(db, db, collections.deque([acknowledge(_Pending(100, [1]))]), force=True)
+    r._confirm(db, db, collections.deque([acknowledge(_Pending(200, [2]))]))  # within 0.2 s
+    assert len(db.events) == 2, "marked again within the interval"
+    r._confirm(db, db, collections.deque(), force=True)
+    assert db.events[-2][2] == ([2],) and db.events[-1][1]["flush_lsn"] == 200
+
+
+def test_a_delivery_failure_marks_nothing_and_confirms_nothing():
+    r, db = relay(), Recorder()
+    failed = _Pending(100, [1])
+    failed.on_delivery("broker gone", None)
+    with pytest.raises(RelayError, match="did not acknowledge"):
+        r._confirm(db, db, collections.deque([failed]), force=True)
+    assert db.events == []
+
+
+def test_pruning_deletes_only_published_rows_older_than_the_window_oldest_first():
+    db = Recorder(answer=(250, 9_000))
+    assert prune(db, retention_s=900, limit=20_000) == (250, 9_000)
+    (_, sql, params) = db.events[0]
+    assert "where published_at < now() - make_interval(secs => %s)" in sql  # null: never pruned
+    assert "order by published_at limit %s" in sql
+    assert params == (900.0, 20_000)
+
+
+def test_a_negative_retention_is_refused():
+    with pytest.raises(ValueError, match="cannot be negative"):
+        RelayConfig(dsn="", kafka=KafkaConfig(), retention_s=-1)
+
+
+def test_retention_comes_in_its_own_migration_after_the_outbox():
+    names = [m.name for m in migrate.discover()]
+    assert names.index("outbox_retention") > names.index("outbox")
+    sql = next(m.sql for m in migrate.discover() if m.name == "outbox_retention")
+    assert "add column published_at timestamptz" in sql
