@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api powerbi clean
+.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ run: setup
 API_PORT ?= 8300
 api: setup
 	$(PY) -m ingest api --port $(API_PORT)
+
+## The dashboard (Streamlit) on http://127.0.0.1:$(DASHBOARD_PORT), reading the API on $(API_PORT).
+DASHBOARD_PORT ?= 8501
+dashboard: setup
+	$(PY) -m ingest dashboard --port $(DASHBOARD_PORT) --api http://127.0.0.1:$(API_PORT)
 
 ## The dbt docs site (lineage from Bronze to the dashboards) on http://127.0.0.1:$(DOCS_PORT).
 DOCS_PORT ?= 8080

@@ -1,0 +1,301 @@
+"""The dashboard (Streamlit entry): `python -m ingest dashboard` runs `streamlit run` on this file.
+
+Four pages, chosen in the sidebar (or with `?page=sales|quality|freshness|order`): Sales, Data
+quality, Freshness and Order lookup. Every figure comes from the analytics API through
+`ingest.dashboard.client`; tests put a stub client in `st.session_state["api_client"]`.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ingest.dashboard.client import ApiClient, ApiError, ApiUnavailable
+
+PAGES = {"sales": "Sales", "quality": "Data quality", "freshness": "Freshness", "order": "Order lookup"}
+CURRENCY = "£"
+REFRESH_SECONDS = 5
+TOP_PRODUCTS = 10
+TILES = ("net_revenue", "orders", "distinct_customers", "average_order_value", "return_rate")
+
+
+def money(value: float | None) -> str:
+    return "–" if value is None else f"{CURRENCY}{value:,.2f}"
+
+
+def count(value: float | None) -> str:
+    return "–" if value is None else f"{int(value):,}"
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def duration(seconds: float | None) -> str:
+    """An age a person reads: 42 s, 3 min 5 s, 2 h 10 min, 4 d 3 h."""
+    if seconds is None:
+        return "–"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400:,} d {s % 86400 // 3600} h"
+
+
+def client() -> ApiClient:
+    return st.session_state.get("api_client") or ApiClient.from_env()
+
+
+def empty_state(reason: str) -> None:
+    st.warning(f"No data to show yet: {reason}.")
+    st.markdown(
+        "Build Gold first: `make demo` (the whole pipeline once) or `make run` (continuously, "
+        "with the API). If only the API is missing, start it with `make api`. "
+        "This page shows the figures as soon as the API answers."
+    )
+
+
+# ---------------------------------------------------------------------------- Sales
+def sales_page(api: ApiClient) -> None:
+    st.header("Sales")
+    countries = [
+        row["country__country_name"]
+        for row in api.query(["net_revenue"], group_by=["country__country_name"], order_by=["-net_revenue"])
+    ]
+    left, right = st.columns([3, 1])
+    chosen = left.multiselect("Country", countries, placeholder="All countries", key="countries")
+    grain = right.radio("Revenue by", ["month", "day"], horizontal=True, key="grain")
+    filters = [{"dimension": "country__country_name", "op": "in", "values": chosen}] if chosen else []
+    scope = ", ".join(chosen) if chosen else "all countries"
+
+    totals = api.query(list(TILES), filters=filters)
+    total = totals[0] if totals else {}
+    tiles = st.columns(len(TILES))
+    tiles[0].metric("Net revenue", money(total.get("net_revenue")), help="Sales minus returns")
+    tiles[1].metric("Orders", count(total.get("orders")), help="Distinct sales transactions")
+    tiles[2].metric("Customers", count(total.get("distinct_customers")), help="Distinct known customers")
+    tiles[3].metric("Average order value", money(total.get("average_order_value")))
+    tiles[4].metric("Return rate", percent(total.get("return_rate")), help="Returns value / gross revenue")
+
+    period = f"metric_time__{grain}"
+    by_time = pd.DataFrame(api.query(["net_revenue"], grain=grain, filters=filters, limit=10_000))
+    st.subheader(f"Net revenue by {grain} ({scope})")
+    if by_time.empty:
+        st.info("No sales in this selection.")
+    else:
+        by_time[period] = pd.to_datetime(by_time[period])
+        mark = alt.Chart(by_time).mark_bar() if grain == "month" else alt.Chart(by_time).mark_line(point=True)
+        chart = mark.encode(
+            x=alt.X(
+                f"{period}:T",
+                title="Month" if grain == "month" else "Day",
+                axis=alt.Axis(format="%b %Y" if grain == "month" else "%d %b %Y"),
+            ),
+            y=alt.Y("net_revenue:Q", title=f"Net revenue ({CURRENCY})", axis=alt.Axis(format=",.0f")),
+            tooltip=[
+                alt.Tooltip(f"{period}:T", title=grain.capitalize(), format="%Y-%m-%d"),
+                alt.Tooltip("net_revenue:Q", title=f"Net revenue ({CURRENCY})", format=",.2f"),
+            ],
+        )
+        st.altair_chart(chart, width="stretch")
+
+    st.subheader(f"Top {TOP_PRODUCTS} products by net revenue ({scope})")
+    top = pd.DataFrame(
+        api.query(
+            ["net_revenue"],
+            group_by=["product__product_no", "product__product_name"],
+            filters=filters,
+            order_by=["-net_revenue"],
+            limit=TOP_PRODUCTS,
+        )
+    )
+    if top.empty:
+        st.info("No products in this selection.")
+    else:
+        top["product"] = top["product__product_no"] + " " + top["product__product_name"].fillna("")
+        chart = (
+            alt.Chart(top)
+            .mark_bar()
+            .encode(
+                x=alt.X("net_revenue:Q", title=f"Net revenue ({CURRENCY})", axis=alt.Axis(format=",.0f")),
+                y=alt.Y("product:N", title="Product", sort="-x"),
+                tooltip=[
+                    alt.Tooltip("product:N", title="Product"),
+                    alt.Tooltip("net_revenue:Q", title=f"Net revenue ({CURRENCY})", format=",.2f"),
+                ],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+
+
+# ---------------------------------------------------------------------------- Data quality
+def _by_key(counts: dict[str, int] | None, label: str) -> pd.DataFrame:
+    return pd.DataFrame(sorted((counts or {}).items()), columns=[label, "lines"])
+
+
+def _count_bars(frame: pd.DataFrame, label: str) -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("lines:Q", title="Lines", axis=alt.Axis(format=",d", tickMinStep=1)),
+            y=alt.Y(f"{label}:N", title=label.capitalize(), sort="-x"),
+            tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip("lines:Q", format=",d")],
+        )
+    )
+
+
+def quality_page(api: ApiClient) -> None:
+    st.header("Data quality")
+    runs = api.quality(runs=10)
+    if not runs:
+        empty_state("no Silver run is recorded")
+        return
+    run = runs[0]
+    st.caption(f"Newest Silver run {run['run_id']} at {run['run_at']} (UTC)")
+    st.subheader("Events per layer")
+    layers = st.columns(4)
+    layers[0].metric("Bronze events", count(run["bronze_events"]))
+    layers[1].metric("Silver checked lines", count(run["checked_lines"]))
+    layers[2].metric("Trusted lines", count(run["trusted_lines"]))
+    layers[3].metric("Gold lines", count(run["gold_lines"]))
+    other = st.columns(4)
+    other[0].metric("Quarantined lines", count(run["quarantined_lines"]))
+    other[1].metric("Duplicates removed", count(run["duplicates_removed"]))
+    other[2].metric("Excluded lines", count(run["excluded_lines"]))
+    other[3].metric(
+        "Books balanced",
+        "yes" if run["is_balanced"] else "NO",
+        help="Every Bronze event is accounted for in Silver (unaccounted events: "
+        f"{run['unaccounted_events']:,})",
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Quarantined lines by rule")
+        quarantined = _by_key(run["quarantined_by_rule"], "rule")
+        if quarantined.empty:
+            st.info("No line quarantined.")
+        else:
+            st.altair_chart(_count_bars(quarantined, "rule"), width="stretch")
+    with right:
+        st.subheader("Excluded lines by reason")
+        excluded = _by_key(run["excluded_by_reason"], "reason")
+        if excluded.empty:
+            st.info("No line excluded.")
+        else:
+            st.altair_chart(_count_bars(excluded, "reason"), width="stretch")
+    st.subheader(f"Last {len(runs)} Silver runs")
+    columns = [
+        "run_at",
+        "bronze_events",
+        "checked_lines",
+        "trusted_lines",
+        "gold_lines",
+        "quarantined_lines",
+        "duplicates_removed",
+        "excluded_lines",
+        "late_events",
+        "is_balanced",
+    ]
+    st.dataframe(pd.DataFrame(runs)[columns], hide_index=True)
+
+
+# ---------------------------------------------------------------------------- Freshness
+def freshness_page(api: ApiClient) -> None:
+    st.header("Freshness")
+    st.caption(f"Refreshes every {REFRESH_SECONDS} s.")
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def tiles() -> None:
+        try:
+            health = api.health()
+        except ApiUnavailable as exc:
+            empty_state(str(exc))
+            return
+        cols = st.columns(3)
+        cols[0].metric(
+            "Age of Gold", duration(health["gold_age_seconds"]), help="Now minus the last Gold build"
+        )
+        cols[1].metric(
+            "Source lag",
+            duration(health["source_lag_seconds"]),
+            help="Now minus the newest outbox commit in Gold",
+        )
+        cols[2].metric("Gold lines", count(health["gold_lines"]))
+        st.markdown(
+            f"- Last Gold build: **{health['gold_built_at'] or '–'}**\n"
+            f"- Newest outbox commit in Gold: **{health['newest_source_event_at'] or '–'}**\n"
+            f"- Newest Bronze landing: **{health['newest_bronze_ingested_at'] or '–'}**\n"
+            f"- Engine: {health['engine']}"
+        )
+
+    tiles()
+
+
+# ---------------------------------------------------------------------------- Order lookup
+def order_page(api: ApiClient) -> None:
+    st.header("Order lookup")
+    transaction_no = st.text_input("TransactionNo", key="transaction_no", placeholder="e.g. 581475").strip()
+    if not transaction_no:
+        st.info("Type a TransactionNo to see each of its lines and the path it took.")
+        return
+    try:
+        order = api.order(transaction_no)
+    except ApiError as exc:
+        st.error(f"The API refused {transaction_no!r}: {exc.detail}")
+        return
+    if order is None:
+        st.warning(f"No order line with TransactionNo {transaction_no} in Silver.")
+        return
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(order["summary"].items()))
+    st.markdown(f"**{len(order['lines'])} line(s)**: {summary}")
+    rows = [
+        {
+            "product": line["product_no"],
+            "name": line["product_name"],
+            "quantity": line["quantity"],
+            "unit price": line["unit_price"],
+            "status": line["status"],
+            "reason": line["reason"] or "",
+            "net amount": line["net_amount"],
+            "Bronze partition": line["bronze"]["partition"],
+            "Bronze offset": line["bronze"]["offset"],
+            "outbox commit (UTC)": line["bronze"]["source_event_at"],
+            "event": line["event_id"],
+        }
+        for line in order["lines"]
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+RENDER = {"sales": sales_page, "quality": quality_page, "freshness": freshness_page, "order": order_page}
+
+
+def main() -> None:
+    st.set_page_config(page_title="Orders lakehouse", layout="wide")
+    asked = st.query_params.get("page", "sales")
+    names = list(PAGES)
+    page = st.sidebar.radio(
+        "Page",
+        names,
+        index=names.index(asked) if asked in PAGES else 0,
+        format_func=PAGES.__getitem__,
+        key="page",
+    )
+    st.query_params["page"] = page
+    api = client()
+    st.sidebar.caption(f"Figures from the analytics API at {api.base_url}")
+    try:
+        RENDER[page](api)
+    except ApiUnavailable as exc:
+        empty_state(str(exc))
+    except ApiError as exc:
+        st.error(f"The API answered {exc.status}: {exc.detail}")
+
+
+if __name__ == "__main__":  # streamlit runs this file as __main__; importing it renders nothing
+    main()

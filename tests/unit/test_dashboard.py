@@ -1,0 +1,278 @@
+"""The dashboard's logic without a browser: Streamlit's AppTest runs ingest/dashboard/app.py with a
+stub API client, so each page shows the API's figures, filters reach the API, and an API
+without Gold (503) or out of reach gives an empty state that says what to run."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ingest.api.server import free_port
+from ingest.dashboard import app as dashboard
+from ingest.dashboard.client import ApiClient, ApiError, ApiUnavailable
+
+APP = dashboard.__file__
+TIMEOUT = 60
+
+COUNTRY_ROWS = [
+    {"country__country_name": "United Kingdom", "net_revenue": 9000.0},
+    {"country__country_name": "France", "net_revenue": 1234.5},
+]
+HEALTH = {
+    "status": "ok",
+    "engine": "duckdb",
+    "gold_built_at": "2026-11-29T10:00:00Z",
+    "gold_age_seconds": 125.0,
+    "gold_lines": 4321,
+    "newest_source_event_at": "2026-11-29T09:59:00Z",
+    "newest_bronze_ingested_at": "2026-11-29T09:59:05Z",
+    "source_lag_seconds": 185.0,
+}
+RUN = {
+    "run_id": "r2",
+    "run_at": "2026-11-29T10:00:00Z",
+    "bronze_events": 1200,
+    "checked_lines": 1190,
+    "new_checked_lines": 100,
+    "trusted_lines": 1180,
+    "quarantined_lines": 7,
+    "failed_lines": 3,
+    "gold_lines": 1170,
+    "excluded_lines": 10,
+    "duplicates_removed": 10,
+    "unaccounted_events": 0,
+    "late_events": 0,
+    "is_balanced": True,
+    "newest_bronze_ingested_at": None,
+    "newest_source_event_at": None,
+    "bronze_age_seconds": None,
+    "source_age_seconds": None,
+    "quarantined_by_rule": {"price_not_positive": 7},
+    "failed_by_rule": {"missing_date": 3},
+    "excluded_by_reason": {"test_customer": 10},
+}
+ORDER = {
+    "transaction_no": "577001",
+    "summary": {"counted": 2, "quarantined": 1},
+    "lines": [
+        {
+            "event_id": f"trace-{n}",
+            "product_no": f"2200{n}",
+            "product_name": "Thing",
+            "sale_date": "2019-04-02",
+            "quantity": 1,
+            "unit_price": 3.1,
+            "customer_no": "12001",
+            "country": "France",
+            "is_return": False,
+            "status": status,
+            "reason": reason,
+            "warnings": [],
+            "net_amount": 3.1 if status == "counted" else None,
+            "bronze": {
+                "topic": "orders",
+                "partition": 0,
+                "offset": 40 + n,
+                "source_event_at": "2019-04-02T10:00:00Z",
+                "batch_id": 3,
+                "ingested_at": "2026-11-29T09:00:00Z",
+            },
+        }
+        for n, status, reason in (
+            (1, "counted", None),
+            (2, "counted", None),
+            (3, "quarantined", "price_zero"),
+        )
+    ],
+}
+
+
+class StubApi:
+    """Answers like the API; remembers every query it was asked."""
+
+    base_url = "http://stub"
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.fail = fail
+        self.queries: list[dict] = []
+
+    def query(self, metrics, group_by=None, grain=None, filters=None, order_by=None, limit=1000):
+        if self.fail:
+            raise self.fail
+        self.queries.append({"metrics": metrics, "group_by": group_by, "grain": grain, "filters": filters})
+        france = bool(filters)
+        if group_by == ["country__country_name"]:
+            return COUNTRY_ROWS
+        if group_by and group_by[0] == "product__product_no":
+            return [{"product__product_no": "22001", "product__product_name": "Thing", "net_revenue": 500.0}]
+        if grain:
+            return [{f"metric_time__{grain}": "2019-01-01", "net_revenue": 1234.5 if france else 10234.5}]
+        return [
+            {
+                "net_revenue": 1234.5 if france else 10234.5,
+                "orders": 12 if france else 1500,
+                "distinct_customers": 3 if france else 220,
+                "average_order_value": 102.875,
+                "return_rate": 0.0425,
+            }
+        ]
+
+    def health(self):
+        if self.fail:
+            raise self.fail
+        return HEALTH
+
+    def quality(self, runs=10):
+        if self.fail:
+            raise self.fail
+        return [RUN, {**RUN, "run_id": "r1", "run_at": "2026-11-29T09:00:00Z"}]
+
+    def order(self, transaction_no):
+        if self.fail:
+            raise self.fail
+        return ORDER if transaction_no == "577001" else None
+
+
+def run_page(page: str, api: StubApi) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["api_client"] = api
+    at.query_params["page"] = page
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = {m.label: m.value for m in at.metric}
+    assert label in values, f"no tile {label!r} among {list(values)}"
+    return values[label]
+
+
+def text_of(at: AppTest) -> str:
+    return "\n".join(str(e.value) for e in [*at.markdown, *at.warning, *at.info, *at.caption, *at.error])
+
+
+def test_sales_tiles_show_the_apis_totals_with_thousands_separators():
+    at = run_page("sales", StubApi())
+    assert metric(at, "Net revenue") == "£10,234.50"
+    assert metric(at, "Orders") == "1,500"
+    assert metric(at, "Customers") == "220"
+    assert metric(at, "Average order value") == "£102.88"
+    assert metric(at, "Return rate") == "4.2%"
+
+
+def test_sales_country_filter_is_sent_to_the_api_and_changes_the_tiles():
+    api = StubApi()
+    at = run_page("sales", api)
+    at.multiselect(key="countries").set_value(["France"]).run()
+    assert metric(at, "Net revenue") == "£1,234.50"
+    totals = [q for q in api.queries if q["group_by"] is None and q["grain"] is None]
+    assert totals[-1]["filters"] == [{"dimension": "country__country_name", "op": "in", "values": ["France"]}]
+
+
+def test_sales_grain_switches_between_month_and_day():
+    api = StubApi()
+    at = run_page("sales", api)
+    assert any(q["grain"] == "month" for q in api.queries)
+    at.radio(key="grain").set_value("day").run()
+    assert not at.exception
+    assert any(q["grain"] == "day" for q in api.queries)
+
+
+def test_quality_page_shows_the_newest_runs_layers_and_balance():
+    at = run_page("quality", StubApi())
+    assert metric(at, "Bronze events") == "1,200"
+    assert metric(at, "Gold lines") == "1,170"
+    assert metric(at, "Duplicates removed") == "10"
+    assert metric(at, "Books balanced") == "yes"
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 2
+
+
+def test_freshness_page_shows_ages_a_person_reads():
+    at = run_page("freshness", StubApi())
+    assert metric(at, "Age of Gold") == "2 min 5 s"
+    assert metric(at, "Source lag") == "3 min 5 s"
+    assert metric(at, "Gold lines") == "4,321"
+    assert "2026-11-29T09:59:00Z" in text_of(at)
+
+
+def test_order_lookup_lists_each_line_with_its_status_and_bronze_position():
+    at = run_page("order", StubApi())
+    at.text_input(key="transaction_no").input("577001").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["counted", "counted", "quarantined"]
+    assert list(table["Bronze offset"]) == [41, 42, 43]
+    assert "price_zero" in set(table["reason"])
+
+
+def test_order_lookup_says_when_the_order_is_unknown():
+    at = run_page("order", StubApi())
+    at.text_input(key="transaction_no").input("999").run()
+    assert "No order line with TransactionNo 999" in text_of(at)
+
+
+@pytest.mark.parametrize("page", list(dashboard.PAGES))
+def test_every_page_without_gold_says_what_to_run(page):
+    at = run_page(page, StubApi(fail=ApiUnavailable("the API has no Gold build to read yet")))
+    if page == "order":
+        at.text_input(key="transaction_no").input("577001").run()
+    text = text_of(at)
+    assert "No data to show yet" in text
+    assert "make demo" in text and "make run" in text
+
+
+def test_an_api_error_is_shown_not_raised():
+    at = run_page("sales", StubApi(fail=ApiError(403, "metric not allowed for this key")))
+    assert "403" in text_of(at) and "metric not allowed" in text_of(at)
+
+
+def test_durations_read_naturally():
+    assert [dashboard.duration(s) for s in (None, 4.4, 65, 7260, 90000)] == [
+        "–",
+        "4 s",
+        "1 min 5 s",
+        "2 h 1 min",
+        "1 d 1 h",
+    ]
+
+
+# ---------------------------------------------------------------------------- the HTTP client
+def test_client_reads_the_key_and_api_from_the_environment():
+    api = ApiClient.from_env({"LAKEHOUSE_DASHBOARD_API": "http://127.0.0.1:9/", "LAKEHOUSE_API_KEY": "k"})
+    assert (api.base_url, api.key) == ("http://127.0.0.1:9", "k")
+    assert ApiClient.from_env({}).key is None
+
+
+def test_client_sends_the_key_and_maps_503_to_unavailable(monkeypatch):
+    seen = {}
+
+    def fake_urlopen(request, timeout):
+        seen["key"] = request.get_header("X-api-key")
+        seen["body"] = json.loads(request.data)
+        raise urllib.error.HTTPError(request.full_url, 503, "x", {}, _Body(b'{"detail": "no Gold build"}'))
+
+    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    with pytest.raises(ApiUnavailable, match="no Gold build"):
+        ApiClient("http://api", key="secret").query(["orders"], filters=[])
+    assert seen == {"key": "secret", "body": {"metrics": ["orders"], "limit": 1000}}
+
+
+def test_client_maps_an_unreachable_api_to_unavailable():
+    nobody = ApiClient(f"http://127.0.0.1:{free_port()}", timeout_s=5)
+    with pytest.raises(ApiUnavailable, match="unreachable"):
+        nobody.health()
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, *args) -> bytes:
+        return self.data
+
+    def close(self) -> None:
+        pass
