@@ -39,6 +39,18 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
     fi
 fi
 
+# Debian's Chromium and its driver for the dashboard's browser test (tests/integration/
+# test_dashboard_browser.py drives /usr/bin/chromium headless through /usr/bin/chromedriver).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Chromium and chromedriver for the dashboard's browser test"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        say "Chromium or chromedriver is missing (/usr/bin/chromium, /usr/bin/chromedriver): the dashboard's browser test needs them. Install them (Debian/Ubuntu: sudo apt-get install chromium chromium-driver) and run again."
+        exit 1
+    fi
+fi
+
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     exit 0
