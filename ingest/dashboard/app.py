@@ -88,13 +88,16 @@ def sales_page(api: ApiClient) -> None:
         st.info("No sales in this selection.")
     else:
         by_time[period] = pd.to_datetime(by_time[period])
-        mark = alt.Chart(by_time).mark_bar() if grain == "month" else alt.Chart(by_time).mark_line(point=True)
+        by_time = by_time.sort_values(period)
+        if grain == "month":  # one labelled bar per month
+            by_time["month"] = by_time[period].dt.strftime("%b %Y")
+            x = alt.X("month:O", title="Month", sort=None, axis=alt.Axis(labelAngle=0))
+            mark = alt.Chart(by_time).mark_bar()
+        else:
+            x = alt.X(f"{period}:T", title="Day", axis=alt.Axis(format="%d %b %Y"))
+            mark = alt.Chart(by_time).mark_line(point=True)
         chart = mark.encode(
-            x=alt.X(
-                f"{period}:T",
-                title="Month" if grain == "month" else "Day",
-                axis=alt.Axis(format="%b %Y" if grain == "month" else "%d %b %Y"),
-            ),
+            x=x,
             y=alt.Y("net_revenue:Q", title=f"Net revenue ({CURRENCY})", axis=alt.Axis(format=",.0f")),
             tooltip=[
                 alt.Tooltip(f"{period}:T", title=grain.capitalize(), format="%Y-%m-%d"),
@@ -258,10 +261,10 @@ def order_page(api: ApiClient) -> None:
             "product": line["product_no"],
             "name": line["product_name"],
             "quantity": line["quantity"],
-            "unit price": line["unit_price"],
+            "unit price": money(line["unit_price"]),
             "status": line["status"],
             "reason": line["reason"] or "",
-            "net amount": line["net_amount"],
+            "net amount": money(line["net_amount"]),
             "Bronze partition": line["bronze"]["partition"],
             "Bronze offset": line["bronze"]["offset"],
             "outbox commit (UTC)": line["bronze"]["source_event_at"],
@@ -269,7 +272,7 @@ def order_page(api: ApiClient) -> None:
         }
         for line in order["lines"]
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.table(pd.DataFrame(rows).set_index("event"))
 
 
 RENDER = {"sales": sales_page, "quality": quality_page, "freshness": freshness_page, "order": order_page}

@@ -203,7 +203,7 @@ def test_order_lookup_lists_each_line_with_its_status_and_bronze_position():
     at = run_page("order", StubApi())
     at.text_input(key="transaction_no").input("577001").run()
     assert not at.exception
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["status"]) == ["counted", "counted", "quarantined"]
     assert list(table["Bronze offset"]) == [41, 42, 43]
     assert "price_zero" in set(table["reason"])
