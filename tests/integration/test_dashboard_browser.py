@@ -131,12 +131,14 @@ class Browser:
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
+            "--no-proxy-server",
             "--disable-dev-shm-usage",
             "--window-size=1400,1500",
             f"--user-data-dir={user_data}",
         ):
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        options.ignore_local_proxy_environment_variables()  # chromedriver is on this machine
         self.driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
         self.driver.set_page_load_timeout(WAIT_S)
         self.requested: list[str] = []

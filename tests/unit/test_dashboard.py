@@ -4,7 +4,9 @@ without Gold (503) or out of reach gives an empty state that says what to run.""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import urllib.error
 
 import pytest
@@ -250,15 +252,39 @@ def test_client_reads_the_key_and_api_from_the_environment():
 def test_client_sends_the_key_and_maps_503_to_unavailable(monkeypatch):
     seen = {}
 
-    def fake_urlopen(request, timeout):
+    def fake_open(request, timeout_s):
         seen["key"] = request.get_header("X-api-key")
         seen["body"] = json.loads(request.data)
         raise urllib.error.HTTPError(request.full_url, 503, "x", {}, _Body(b'{"detail": "no Gold build"}'))
 
-    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    monkeypatch.setattr("ingest.dashboard.client._open", fake_open)
     with pytest.raises(ApiUnavailable, match="no Gold build"):
         ApiClient("http://api", key="secret").query(["orders"], filters=[])
     assert seen == {"key": "secret", "body": {"metrics": ["orders"], "limit": 1000}}
+
+
+def test_client_goes_straight_to_a_local_api_even_with_a_proxy_set(monkeypatch):
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(HEALTH).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("no_proxy", "")
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            answer = ApiClient(f"http://127.0.0.1:{server.server_address[1]}", timeout_s=10).health()
+        finally:
+            server.shutdown()
+    assert answer == HEALTH
 
 
 def test_client_maps_an_unreachable_api_to_unavailable():
