@@ -102,5 +102,6 @@ def main(
     print(summary.render_gold_report(summary.collect_gold_report(data=data)))
     step("the analytics API (metrics of the semantic layer)")
     print(api_example(data))
+    print("\ndashboard: `make api` and `make dashboard`, then open http://127.0.0.1:8501 (docs/dashboard.md)")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
     return 0 if result_summary.bronze_rows == result.published and result_summary.balanced else 1
