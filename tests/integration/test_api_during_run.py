@@ -35,22 +35,12 @@ def ask(port: int) -> tuple[int, dict]:
 
 
 def test_api_answers_every_request_while_dbt_rebuilds_gold(outbox_data_root):
+    """Runs until the API has followed three Gold builds (however long the machine takes to
+    get there, up to a deadline), then stops the runner with SIGTERM as Ctrl-C would."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ingest",
-            "run",
-            "--fast",
-            "--rate",
-            "10",
-            "--duration",
-            "40",
-            "--api-port",
-            str(port),
-        ],
+        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--api-port", str(port)],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -59,34 +49,38 @@ def test_api_answers_every_request_while_dbt_rebuilds_gold(outbox_data_root):
     )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True).start()
-    answers: list[tuple[float, int, dict]] = []
+    answers: list[tuple[int, dict]] = []
+    builds: set[str] = set()
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 480
         while runner.poll() is None and time.monotonic() < deadline:
             try:
                 status, body = ask(port)
             except OSError:  # not listening yet
                 time.sleep(0.5)
                 continue
-            answers.append((time.monotonic(), status, body))
+            answers.append((status, body))
+            if status == 200:
+                builds.add(body["gold_built_at"])
+            if len(builds) >= 4:
+                break
             time.sleep(0.1)
-        assert runner.wait(timeout=60) == 0, "".join(output)[-3000:]
+        assert runner.poll() is None, "the runner stopped by itself: " + "".join(output)[-3000:]
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=120) == 0, "".join(output)[-3000:]
     finally:
         if runner.poll() is None:
-            runner.send_signal(signal.SIGTERM)
+            runner.kill()
             runner.wait(60)
     text = "".join(output)
-    served = [(status, body) for _, status, body in answers]
-    first_ok = next(i for i, (status, _) in enumerate(served) if status == 200)
-    before, after = served[:first_ok], served[first_ok:]
+    assert len(builds) >= 4, f"the API saw {len(builds)} Gold builds in 480 s; {text[-2000:]}"
+    first_ok = next(i for i, (status, _) in enumerate(answers) if status == 200)
+    before, after = answers[:first_ok], answers[first_ok:]
     # before the first Gold build there is nothing to serve: a 503 that says so, nothing else
     assert all(status == 503 and "no Gold build" in body["detail"] for status, body in before)
     errors = [(status, body) for status, body in after if status != 200]
     assert not errors, f"{len(errors)} of {len(after)} requests failed during the run: {errors[:3]}"
-    assert len(after) >= 100, f"only {len(after)} answers while Gold was rebuilt; {text[-2000:]}"
     counts = [body["rows"][0]["lines"] for _, body in after]
     assert counts == sorted(counts), "an answer went back in time"
     assert counts[-1] > counts[0] > 0, counts[:3] + counts[-3:]
-    builds = {body["gold_built_at"] for _, body in after}
-    assert len(builds) >= 3, "the API did not follow Gold's builds"
-    assert f"Gold fct_sales_lines {counts[-1]:,}" in text, text[-2000:]
+    assert len(after) >= 20, f"only {len(after)} answers across {len(builds)} builds"
