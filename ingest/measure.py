@@ -3,6 +3,7 @@ and end-to-end freshness (outbox commit -> visible in gold.fct_sales_lines)."""
 
 from __future__ import annotations
 
+import logging
 import statistics
 from datetime import datetime
 from pathlib import Path
@@ -102,29 +103,49 @@ def count_orders(dsn: str) -> tuple[int, int]:
     return int(orders), int(lines)
 
 
-class TopicEnd:
-    """The topic's true end offsets summed (Tansu's watermark is unreliable: see kafka_source)."""
+class TopicUnreachable(RuntimeError):
+    """The topic's end could not be read (the broker down, restarting, or too slow)."""
 
-    def __init__(self, kafka: KafkaConfig) -> None:
+
+class TopicEnd:
+    """The topic's true end offsets summed (Tansu's watermark is unreliable: see kafka_source).
+
+    With `log`, the clients are quiet: librdkafka's own lines (a broker down gives one
+    "Connection refused" a second per connection) and its errors go to that logger, never to
+    the console; `total()` then fails with a one-line TopicUnreachable."""
+
+    def __init__(self, kafka: KafkaConfig, log: logging.Logger | None = None, timeout_s: float = 5.0) -> None:
         from confluent_kafka import Consumer
         from confluent_kafka.admin import AdminClient
 
         self.topic = kafka.topic
+        self.bootstrap_servers = kafka.bootstrap_servers
+        self.timeout_s = timeout_s
+        quiet: dict[str, object] = {}
+        if log is not None:
+            quiet = {"logger": log, "error_cb": lambda err: log.warning("error: %s", err)}
         self.consumer = Consumer(
             {
                 **kafka.client_config(),
+                **quiet,
                 "group.id": "runner-status",
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "fetch.queue.backoff.ms": 1,
             }
         )
-        self.admin = AdminClient(kafka.client_config())
+        self.admin = AdminClient({**kafka.client_config(), **quiet})
 
     def total(self) -> int:
         from ingest.bronze.kafka_source import topic_state
 
-        return sum(topic_state(self.consumer, self.admin, self.topic).end.values())
+        try:
+            return sum(topic_state(self.consumer, self.admin, self.topic, self.timeout_s).end.values())
+        except Exception as exc:
+            text = str(exc).strip()
+            reason = text.splitlines()[0] if text else type(exc).__name__
+            where = f"{self.topic} at {self.bootstrap_servers}"
+            raise TopicUnreachable(f"{where} unreachable ({reason})") from exc
 
     def close(self) -> None:
         self.consumer.close()

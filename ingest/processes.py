@@ -55,6 +55,16 @@ class Child:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # its own process group (JVM included)
             return self.proc.wait(timeout=10)
 
+    def kill(self) -> int | None:
+        """SIGKILL its whole process group (a JVM included) and reap it: for a child whose
+        work is safe to lose (the relay resumes from its slot, Bronze's batches are
+        idempotent) when waiting for a clean stop would only cost time."""
+        if self.proc is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):  # the group, even if its leader is gone
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.proc.wait(timeout=30)
+
     def tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, replace
 
+from ingest.orders import DEFAULT_RETENTION_MINUTES
+
 DEFAULT_ORDER_RATE = 20.0  # orders per second: `make run`, `make bench-freshness`
 FAST_LOOKBACK_HOURS = 0.25
 
@@ -27,6 +29,9 @@ class RunnerOptions:
     silver_lookback_hours: float | None = None
     # the analytics API the runner starts beside the pipeline (0: none)
     api_port: int = 8300
+    # how long the relay keeps published outbox rows: what a replay can publish again when
+    # the broker dies (memory only) with events Bronze had not read
+    outbox_retention_minutes: float = DEFAULT_RETENTION_MINUTES
 
     @classmethod
     def fast(cls, **overrides: object) -> RunnerOptions:
@@ -56,6 +61,7 @@ class RunnerOptions:
             seed=args.seed,
             lines=args.lines,
             api_port=args.api_port,
+            outbox_retention_minutes=args.outbox_retention_minutes,
             silver_lookback_hours=(
                 args.silver_lookback_minutes / 60
                 if args.silver_lookback_minutes is not None
@@ -107,4 +113,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=RunnerOptions.api_port,
         help="port of the analytics API on 127.0.0.1 (default 8300; 0: do not start it)",
+    )
+    p.add_argument(
+        "--outbox-retention-minutes",
+        type=float,
+        default=RunnerOptions.outbox_retention_minutes,
+        help="how long the relay keeps published outbox rows, for the replay after a broker loss "
+        "(default %(default)g)",
     )

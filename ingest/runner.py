@@ -13,7 +13,12 @@ cadences; `--fast` runs both every 10 seconds). Every interval it prints one sta
 
 Each run starts from empty (the local broker keeps topics in memory only, so Bronze, its
 checkpoint, the warehouse and the orders database start again with it). Ctrl-C or SIGTERM
-stop it cleanly: simulator, relay, Bronze, dbt, then PostgreSQL and the broker. With
+stop it cleanly: simulator, relay, Bronze, dbt, then PostgreSQL and the broker. A relay that
+exits is restarted (it resumes from its slot). A broker that dies takes its topic with it,
+and with it the events Bronze had not read yet: the runner starts a new broker, restarts
+Bronze on the new topic from its start, publishes again from the outbox what Bronze lacks
+(the relay keeps published rows for `--outbox-retention-minutes`; ingest.orders.replay),
+restarts the relay, and says so in one line (`_recover_from_broker_loss`). With
 `--duration` it stops placing orders after that many seconds, lets the relay, Bronze, Silver
 and Gold catch up, and prints the final counts (used by the tests and the benchmark).
 
@@ -23,6 +28,7 @@ The parts: options (ingest.run_options), child processes (ingest.processes), the
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -30,11 +36,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest import broker, serving
+from ingest import broker, services, serving
 from ingest.config import KafkaConfig
 from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
-from ingest.orders import migrate, postgres
+from ingest.orders import migrate, postgres, replay
 from ingest.orders.relay import lag
 from ingest.paths import DataDir
 from ingest.processes import Child, ingest_command
@@ -42,7 +48,10 @@ from ingest.run_options import RunnerOptions
 from ingest.schedule import LAYERS, DbtScheduler
 
 MAX_RELAY_RESTARTS = 5
+MAX_BROKER_RESTARTS = 3
 TICK_S = 0.2
+# a timed run's catch-up gets this much longer after a broker loss (Bronze restarts)
+BROKER_LOSS_DRAIN_S = 90.0
 
 
 @dataclass
@@ -64,6 +73,10 @@ class RunReport:
     seconds: float = 0.0
     dbt_failures: int = 0
     status_lines: list[str] = field(default_factory=list)
+    # broker losses: how many, Bronze's rows from the lost topics, outbox events replayed
+    broker_restarts: int = 0
+    bronze_before_loss: int = 0
+    replayed: int = 0
 
 
 @dataclass
@@ -77,6 +90,9 @@ class Pipeline:
     dbt: DbtScheduler
     topic_end: TopicEnd
     api: Child | None = None
+    broker: broker.Broker | None = None
+    kafka: KafkaConfig | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the children's (shared, updated on a new port)
 
 
 class Runner:
@@ -92,6 +108,8 @@ class Runner:
         self.topic_end: TopicEnd | None = None
         # the loop's state
         self.relay_restarts = 0
+        self.bronze_base = 0  # Bronze rows landed from lost topics (the current one starts after)
+        self.kafka_log: logging.Logger | None = None
         self.simulating_since = 0.0
         self.next_status = 0.0
         self.last_orders = 0
@@ -112,6 +130,7 @@ class Runner:
     # ------------------------------------------------------------------------ start and stop
     def run(self) -> RunReport:
         self.data.run.mkdir(parents=True, exist_ok=True)
+        self.kafka_log = _kafka_clients_log(self.data.run / "runner-kafka.log")
         previous = {s: signal.signal(s, self._signal) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
         self._refuse_services_already_running()
@@ -148,7 +167,8 @@ class Runner:
         kafka = KafkaConfig(bootstrap_servers=b.bootstrap_servers, topic=KafkaConfig.from_env().topic)
         env = self._child_env(kafka, pg.dsn())
         simulator = Child("simulator", ingest_command(*self._simulate_args()), env, self.data.run)
-        relay = Child("relay", ingest_command("orders", "relay"), env, self.data.run)
+        relay_args = ("orders", "relay", "--retention-minutes", f"{opts.outbox_retention_minutes:g}")
+        relay = Child("relay", ingest_command(*relay_args), env, self.data.run)
         bronze = Child(
             "bronze", ingest_command("bronze", "--trigger-interval", opts.bronze_trigger), env, self.data.run
         )
@@ -179,8 +199,8 @@ class Runner:
                 f"run: analytics API on http://127.0.0.1:{opts.api_port}/docs "
                 "(it answers from the first Gold build on)"
             )
-        self.topic_end = TopicEnd(kafka)
-        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api)
+        self.topic_end = TopicEnd(kafka, self.kafka_log)
+        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api, b, kafka, env)
 
     def _child_env(self, kafka: KafkaConfig, dsn: str) -> dict[str, str]:
         """The children's environment: ours, plus where the data, the broker and the orders are."""
@@ -241,8 +261,11 @@ class Runner:
         self.report.dbt_failures = p.dbt.failures
 
     def _watch_children(self, p: Pipeline) -> None:
-        """Restart a relay that exited (it resumes from the slot, a few times); Bronze exiting,
-        or the simulator failing, ends the run."""
+        """Recover from a broker that died; restart a relay that exited (it resumes from the
+        slot, a few times); Bronze exiting, or the simulator failing, ends the run."""
+        if p.broker is not None and not services.pid_alive(p.broker.pid):
+            self._recover_from_broker_loss(p)
+            return
         if p.relay.poll() is not None:
             self.relay_restarts += 1
             if self.relay_restarts > MAX_RELAY_RESTARTS:
@@ -258,6 +281,54 @@ class Runner:
             )
         if p.simulator.poll() not in (None, 0):
             raise RuntimeError(f"run: simulator failed; last lines:\n{p.simulator.tail()}")
+
+    def _recover_from_broker_loss(self, p: Pipeline) -> None:
+        """The broker died: its topic (memory only) is gone, with the events it acknowledged
+        that Bronze had not read yet. In this order:
+        1. kill the relay (before any new broker exists, so nothing it publishes from now on
+           is acknowledged: whatever the outbox got after `until` is still unconfirmed in the
+           slot) and Bronze (its batches are idempotent; its position is in a lost topic);
+        2. plan the replay: from the oldest outbox row created up to `until` whose event_id
+           Bronze has not landed (ingest.orders.replay);
+        3. start a broker (the same port when free) with the topic, and Bronze with its
+           checkpoint reset, so it reads the new topic from its start;
+        4. publish the plan's rows, then restart the relay (it resumes from the slot);
+        5. say it in one line. Silver drops the events Bronze gets twice by event_id."""
+        detected = time.monotonic()
+        until = datetime.now(UTC)
+        lost = p.broker
+        self.report.broker_restarts += 1
+        if self.report.broker_restarts > MAX_BROKER_RESTARTS:
+            raise RuntimeError(f"run: the broker died {self.report.broker_restarts} times; stopping")
+        p.relay.kill()
+        p.bronze.kill()
+        p.topic_end.close()
+        self.bronze_base = bronze_rows(self.data.bronze_table)
+        plan = replay.make_plan(p.dsn, self.data.bronze_table, until)
+        p.broker = broker.restart(lost, data=self.data)
+        if p.broker.bootstrap_servers != p.kafka.bootstrap_servers:  # a new port: tell the children
+            p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
+            p.env["KAFKA_BOOTSTRAP_SERVERS"] = p.kafka.bootstrap_servers
+        p.bronze.args = ingest_command(
+            "bronze", "--trigger-interval", self.options.bronze_trigger, "--reset-checkpoint"
+        )
+        p.bronze.start()  # its SparkSession starts while the replay publishes
+        try:
+            result = replay.publish(p.dsn, p.kafka, plan, until, self.kafka_log)
+        except replay.ReplayError as exc:
+            raise RuntimeError(f"run: the broker died and the outbox replay failed: {exc}") from exc
+        p.relay.start()
+        p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
+        self.report.replayed += result.published
+        self.report.bronze_before_loss = self.bronze_base
+        seconds = time.monotonic() - detected
+        if self.drain_deadline is not None:
+            self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
+        self.say(
+            f"run: the broker (pid {lost.pid}) died, and its topic with it; new broker on "
+            f"{p.broker.bootstrap_servers} in {seconds:.1f}s; {result.summary()}; relay and Bronze "
+            "restarted (Bronze reads the new topic from its start)"
+        )
 
     def _start_clock_once_bronze_exists(self, dbt: DbtScheduler, now: float) -> None:
         if not dbt.clock_started and (self.data.bronze_table / "_delta_log").exists():
@@ -284,7 +355,7 @@ class Runner:
         try:
             serving.publish(self.data.warehouse)
         except Exception as exc:  # the API keeps the previous copy; the run goes on
-            self.say(f"run: could not publish the warehouse for the API: {str(exc).splitlines()[0]}")
+            self.say(f"run: could not publish the warehouse for the API: {_first_line(exc)}")
 
     def _launch_due_runs(self, dbt: DbtScheduler, now: float) -> None:
         if dbt.busy or self.drain_deadline is not None:
@@ -302,7 +373,11 @@ class Runner:
             self.drain_deadline = now + self.options.drain_timeout_s
             self.report.orders_per_s = count_orders(p.dsn)[0] / max(now - self.simulating_since, 1e-9)
             self.say("run: simulator done; waiting for relay, Bronze, Silver and Gold to catch up")
-        if not (self._caught_up(p) or now > self.drain_deadline):
+        try:
+            caught_up = self._caught_up(p)
+        except Exception:  # a measurement failed (e.g. the broker just died): not caught up yet
+            caught_up = False
+        if not (caught_up or now > self.drain_deadline):
             return False
         if now > self.drain_deadline:
             self.say("run: did not catch up within the drain timeout")
@@ -318,7 +393,8 @@ class Runner:
         orders, lines = count_orders(p.dsn)
         in_topic = p.topic_end.total()
         landed = bronze_rows(self.data.bronze_table)
-        if in_topic < lines or landed < in_topic:
+        # every line in the topic (or landed from a lost one), and Bronze at the topic's end
+        if self.bronze_base + in_topic < lines or landed - self.bronze_base < in_topic:
             return False
         if self._drain_for == landed and p.dbt.finished >= self._drain_run:
             self.report.orders, self.report.lines = orders, lines
@@ -366,15 +442,15 @@ class Runner:
             relay_lag = lag(dsn)
             parts.append(f"relay lag {relay_lag.rows:,} rows {relay_lag.seconds:.1f}s")
         except Exception as exc:  # the status line reports, it never stops the run
-            parts.append(f"orders db: {str(exc).strip().splitlines()[0]}")
+            parts.append(f"orders db: {_first_line(exc)}")
         return parts
 
     def _bronze_status(self, topic_end: TopicEnd) -> str:
         try:
             in_topic, landed = topic_end.total(), bronze_rows(self.data.bronze_table)
         except Exception as exc:
-            return f"bronze: {str(exc).strip().splitlines()[0][:60]}"
-        return f"bronze lag {max(in_topic - landed, 0):,} ev ({landed:,} landed)"
+            return f"bronze: {_first_line(exc)[:80]}"
+        return f"bronze lag {max(in_topic - (landed - self.bronze_base), 0):,} ev ({landed:,} landed)"
 
     @staticmethod
     def _run_status(dbt: DbtScheduler, layer: str) -> str:
@@ -394,6 +470,28 @@ def _hms(moment: datetime | None) -> str:
     return moment.strftime("%H:%M:%S") if moment else "-"
 
 
+def _first_line(exc: BaseException) -> str:
+    """An exception in one line: its message's first line, else its type (a TimeoutError
+    from a Kafka client has no message)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _kafka_clients_log(path) -> logging.Logger:
+    """Where the runner's own Kafka clients log (librdkafka's lines and errors): a file in
+    data/run, never the console."""
+    log = logging.getLogger("ingest.runner.kafka_clients")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    return log
+
+
 def main(options: RunnerOptions, data: DataDir | None = None) -> int:
     runner = Runner(options, data)
     try:
@@ -408,9 +506,17 @@ def main(options: RunnerOptions, data: DataDir | None = None) -> int:
             if report.freshness_p50 is not None
             else "no Gold lines measured"
         )
+        topic = f"topic {report.topic_events:,} events"
+        if report.broker_restarts:
+            n = report.broker_restarts
+            losses = "1 broker loss" if n == 1 else f"{n} broker losses"
+            topic += (
+                f" in the new topic (after {losses}: {report.replayed:,} outbox events replayed into it, "
+                f"{report.bronze_before_loss:,} Bronze rows from the lost one)"
+            )
         print(
             f"run: {report.orders:,} orders ({report.lines:,} lines) at {report.orders_per_s:.1f} orders/s; "
-            f"topic {report.topic_events:,} events, Bronze {report.bronze_rows:,}, "
+            f"{topic}, Bronze {report.bronze_rows:,}, "
             f"Gold fct_sales_lines {report.gold_lines:,}; freshness {pct}; {report.seconds:.0f}s in all",
             flush=True,
         )

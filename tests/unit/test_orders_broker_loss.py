@@ -1,0 +1,36 @@
+"""What the runner shows while the local broker is gone: its own Kafka clients stay quiet
+(their lines go to a log file) and a figure it cannot read becomes one line, never a crash."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from ingest import broker
+from ingest.config import KafkaConfig
+from ingest.measure import TopicEnd, TopicUnreachable
+from ingest.runner import _first_line, _kafka_clients_log
+
+
+def test_an_exception_without_a_message_is_named_by_its_type():
+    assert _first_line(TimeoutError()) == "TimeoutError"  # what a Kafka admin future raises
+    assert _first_line(RuntimeError("  \n")) == "RuntimeError"
+    assert _first_line(RuntimeError("first\nsecond")) == "first"
+
+
+def test_the_topic_end_of_a_dead_broker_is_one_line_and_its_client_noise_goes_to_the_log(tmp_path, capfd):
+    log_path = tmp_path / "runner-kafka.log"
+    dead = KafkaConfig(bootstrap_servers=f"127.0.0.1:{broker.free_port()}")  # nothing listens there
+    topic_end = TopicEnd(dead, _kafka_clients_log(log_path), timeout_s=1.0)
+    try:
+        with pytest.raises(TopicUnreachable) as failure:
+            topic_end.total()
+    finally:
+        topic_end.close()
+    logging.getLogger("ingest.runner.kafka_clients").handlers[0].flush()
+    assert len(str(failure.value).splitlines()) == 1
+    assert dead.bootstrap_servers in str(failure.value)
+    console = capfd.readouterr()
+    assert "Connection refused" not in console.err + console.out
+    assert "Connection refused" in log_path.read_text()
