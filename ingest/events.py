@@ -10,17 +10,26 @@ Value (JSON):
      "line": {"TransactionNo": "536366", "Date": "12/2/2018", ... all as the source has them}}
 
 `event_id` is a UUID derived from the source and the line's position in it, so replaying
-the same file publishes the same events again (at-least-once) and Silver dedupes them.
+the same file publishes the same events again (at-least-once) and Silver dedupes them. Silver
+trusts an id only when it matches `EVENT_ID_PATTERN` (1 to 64 ASCII letters, digits, `-`, `_`
+or `.`, starting with a letter or digit: the producers' lowercase UUIDs, and the readable ids
+of tests); any other id (blank, whitespace, too long, other characters) is quarantined and
+never used as a dedupe key. The same pattern is written in SQL in
+macros/bronze/is_valid_event_id.sql (a unit test keeps the two equal).
 
-Bronze keeps one row per Kafka record: the envelope and line fields as text, the raw value,
-the Kafka coordinates and `parse_error`, then what its micro-batch stamps on it. The schema is
-declared once here (`BRONZE_SCHEMA`); `bronze_spark_schema()` and `bronze_arrow_schema()` are
-its Spark and Arrow forms.
+Bronze keeps one row per Kafka record: the envelope and line fields as text, the value and key
+exactly as received (bytes) and as UTF-8 text, the Kafka coordinates, `parse_error` and
+`invalid_utf8`, then what its micro-batch stamps on it. Every text column holds valid UTF-8:
+a value or key that is not valid UTF-8 keeps its bytes in `raw_value_bytes`/`kafka_key_bytes`,
+its text copy gets U+FFFD in place of each invalid sequence, and `invalid_utf8` says which.
+The schema is declared once here (`BRONZE_SCHEMA`); `bronze_spark_schema()` and
+`bronze_arrow_schema()` are its Spark and Arrow forms.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +58,18 @@ LINE_FIELDS = {
     "CustomerNo": "customer_no",
     "Country": "country",
 }
+
+# The form of an event id Silver trusts (see the module's docstring). No `:`, so an id can
+# never look like the `bronze:<topic>:<partition>:<offset>` key of an event without one.
+EVENT_ID_MAX_LENGTH = 64
+EVENT_ID_PATTERN = f"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{EVENT_ID_MAX_LENGTH - 1}}}"
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+
+
+def is_valid_event_id(value: object) -> bool:
+    """True when `value` is an event id Silver trusts as a dedupe key."""
+    return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
+
 
 _NAMESPACE = uuid.UUID("6f1c2a52-8d0e-4f39-9a57-0b7f4c3e2d10")
 
@@ -87,7 +108,7 @@ def encode(
 @dataclass(frozen=True)
 class BronzeColumn:
     name: str
-    type: str  # "string", "int", "long" or "timestamp" (UTC, microseconds)
+    type: str  # "string", "binary", "int", "long" or "timestamp" (UTC, microseconds)
     nullable: bool = True
 
 
@@ -95,14 +116,18 @@ BRONZE_SCHEMA: tuple[BronzeColumn, ...] = (
     # parsed from the record's value, every field as text ("17490.0" stays "17490.0")
     *(BronzeColumn(name, "string") for name in ENVELOPE_FIELDS),
     *(BronzeColumn(column, "string") for column in LINE_FIELDS.values()),
-    # the record as received
+    # the record as received: its value and key as UTF-8 text, and exactly as received
     BronzeColumn("raw_value", "string"),
+    BronzeColumn("raw_value_bytes", "binary"),
     BronzeColumn("kafka_key", "string"),
+    BronzeColumn("kafka_key_bytes", "binary"),
     BronzeColumn("kafka_topic", "string"),
     BronzeColumn("kafka_partition", "int"),
     BronzeColumn("kafka_offset", "long"),
     BronzeColumn("kafka_timestamp", "timestamp"),
     BronzeColumn("parse_error", "string"),
+    # "value", "key" or "key,value": which was not valid UTF-8 (its text copy is repaired)
+    BronzeColumn("invalid_utf8", "string"),
     # stamped on every row of a micro-batch
     BronzeColumn("ingested_at", "timestamp", nullable=False),
     BronzeColumn("bronze_batch_id", "long", nullable=False),
@@ -120,6 +145,7 @@ def bronze_spark_schema(columns: tuple[str, ...] = BRONZE_COLUMNS) -> StructType
 
     spark_types = {
         "string": T.StringType(),
+        "binary": T.BinaryType(),
         "int": T.IntegerType(),
         "long": T.LongType(),
         "timestamp": T.TimestampType(),
@@ -136,6 +162,7 @@ def bronze_arrow_schema() -> pa.Schema:
 
     arrow_types = {
         "string": pa.string(),
+        "binary": pa.binary(),
         "int": pa.int32(),
         "long": pa.int64(),
         "timestamp": pa.timestamp("us", tz="UTC"),

@@ -1,10 +1,35 @@
 """Kafka records -> Bronze rows. Pure DataFrame -> DataFrame functions, one transform for
 both the native Kafka source (Databricks) and the Python data source (embedded default).
 
-Bronze keeps everything needed to explain a row later: the raw value as received, the
-Kafka coordinates, the envelope and line fields parsed as strings (never typed here: a
-value that does not parse as a number is Silver's business, not a reason to lose it),
-and `parse_error` for a payload that is not a usable event. Nothing is dropped.
+Bronze keeps everything needed to explain a row later: the value and key exactly as received
+(bytes) and as UTF-8 text, the Kafka coordinates, the envelope and line fields parsed as
+strings (never typed here: a value that does not parse as a number is Silver's business, not
+a reason to lose it), and `parse_error` for a payload that is not a usable event. Nothing is
+dropped, and nothing here can fail a micro-batch: every check is a SQL expression that
+yields a reason, never an exception.
+
+Text: every text column is valid UTF-8. A value or key that is not keeps its bytes
+(`raw_value_bytes`, `kafka_key_bytes`); its text copy has U+FFFD in place of each invalid
+sequence and `invalid_utf8` names it. Such a value is not a usable event (JSON is UTF-8).
+
+What a usable event is (else `parse_error` says why, first reason that applies):
+- a value at all (`no value (tombstone)`), and not only whitespace (`empty payload`);
+- valid UTF-8 (`payload is not valid UTF-8`); a leading byte-order mark is ignored, as
+  RFC 8259 lets parsers do;
+- one strict JSON text (`invalid JSON`, or `invalid JSON: duplicate key`): truncated JSON,
+  trailing data, duplicate keys at any depth, NaN/Infinity, unescaped control characters
+  and lone surrogates are all invalid. `from_json` alone accepts several of these (it keeps
+  the last of duplicate keys and ignores trailing data), so the text is also parsed as a
+  VARIANT, wrapped in `[...]` (which exposes trailing data) and checked for being closed
+  inside `{"v": ...}` (a stray `]` after the value);
+- an object (`payload is not a JSON object`) with a string `event_id` (`missing event_id`,
+  `event_id is not a JSON string`) and an object `line` (`missing line object`,
+  `line is not a JSON object`);
+- every known envelope and line field text, a number or null (`line.Price is a JSON
+  object, not text or a number`, likewise arrays and booleans). A number is read as
+  Spark prints it (`1e3` becomes `1000.0`; the raw value keeps the original).
+Whether `event_id` has a trusted form, and everything about the line's values, is Silver's
+business (quality rules), so that a rule can change without re-ingesting Bronze.
 """
 
 from __future__ import annotations
@@ -26,38 +51,138 @@ EVENT_SCHEMA = StructType(
 )
 
 
-def _parse_error(raw: Column, event: Column) -> Column:
-    return (
-        F.when(raw.isNull() | (F.trim(raw) == ""), F.lit("empty payload"))
-        .when(event.isNull() | event["_corrupt_record"].isNotNull(), F.lit("invalid JSON"))
-        .when(event["event_id"].isNull(), F.lit("missing event_id"))
-        .when(event["line"].isNull(), F.lit("missing line object"))
+def _json_type(document: Column, path: str) -> Column:
+    """The JSON type at `path` as Spark names it (STRING, BIGINT, DECIMAL(3,2), DOUBLE,
+    BOOLEAN, VOID for null, OBJECT<...>, ARRAY<...>); SQL null when the path is absent.
+    Costly for an object (it walks it): used on scalars, or only once a record failed."""
+    return F.schema_of_variant(F.variant_get(document, path, "variant"))
+
+
+def _type_name(json_type: Column) -> Column:
+    return F.lower(F.regexp_extract(json_type, r"^[A-Z]+", 0))
+
+
+def _has_duplicate_key(body: Column) -> Column:
+    """Duplicate keys in the top-level object or in `line` (only used to word the reason)."""
+
+    def duplicated(obj: Column) -> Column:
+        keys = F.json_object_keys(obj)
+        return F.coalesce(F.array_size(keys) > F.array_size(F.array_distinct(keys)), F.lit(False))
+
+    return duplicated(body) | duplicated(F.get_json_object(body, "$.line"))
+
+
+def _first_field_of_wrong_type(event: Column, document: Column) -> Column:
+    """The first envelope or line field that is a JSON object, array or boolean. `from_json`
+    gives such a field as its JSON text, so only a text that could be one ({..., [..., true,
+    false) is looked up in the document: the common case costs a prefix test."""
+    fields = [(name, event[name], f"$[0].{name}") for name in ENVELOPE_FIELDS if name != "event_id"] + [
+        (f"line.{source}", event["line"][source], f"$[0].line.{source}") for source in LINE_FIELDS
+    ]
+    reasons = []
+    for label, text, path in fields:
+        json_type = _json_type(document, path)
+        suspicious = text.startswith("{") | text.startswith("[") | text.isin("true", "false")
+        wrong = json_type.startswith("OBJECT") | json_type.startswith("ARRAY") | (json_type == "BOOLEAN")
+        reasons.append(
+            F.when(
+                suspicious,
+                F.when(
+                    wrong,
+                    F.concat(
+                        F.lit(f"{label} is a JSON "), _type_name(json_type), F.lit(", not text or a number")
+                    ),
+                ),
+            )
+        )
+    return F.coalesce(*reasons)
+
+
+def _parse_error(value: Column, body: Column, event: Column, document: Column) -> Column:
+    """Why the record is not a usable event; null when it is. `body` is the value as UTF-8
+    text without a leading byte-order mark, `event` its `from_json` struct, `document` the
+    body parsed as strict JSON inside `[...]` (null when it is not). Costly checks sit in the
+    branch of the records that need them (a CASE evaluates only the branch it takes)."""
+    one_value = (
+        F.variant_get(document, "$[0]", "variant").isNotNull()
+        & F.variant_get(document, "$[1]", "variant").isNull()
     )
+    # `[V] T` hides trailing data that starts with `]`; inside {"v": ...} it is an error.
+    closed = (F.instr(body, "]") == 0) | F.json_object_keys(
+        F.concat(F.lit('{"v":'), body, F.lit("}"))
+    ).isNotNull()
+    event_id = _json_type(document, "$[0].event_id")
+    line = _json_type(document, "$[0].line")
+    return (
+        F.when(value.isNull(), F.lit("no value (tombstone)"))
+        .when(F.regexp_like(body, F.lit(r"^\s*$")), F.lit("empty payload"))
+        .when(~F.is_valid_utf8(value.cast("string")), F.lit("payload is not valid UTF-8"))
+        .when(
+            document.isNull() | ~one_value | ~closed,
+            F.when(_has_duplicate_key(body), F.lit("invalid JSON: duplicate key")).otherwise(
+                F.lit("invalid JSON")
+            ),
+        )
+        .when(
+            event_id.isNull(),
+            F.when(
+                ~_json_type(document, "$[0]").startswith("OBJECT"), F.lit("payload is not a JSON object")
+            ).otherwise(F.lit("missing event_id")),
+        )
+        .when(event_id == "VOID", F.lit("missing event_id"))
+        .when(event_id != "STRING", F.lit("event_id is not a JSON string"))
+        # from_json reads `line` as a struct only when it is an object
+        .when(
+            event["line"].isNull(),
+            F.when(line.isNull() | (line == "VOID"), F.lit("missing line object"))
+            .when(~line.startswith("OBJECT"), F.lit("line is not a JSON object"))
+            .otherwise(F.lit("invalid JSON")),
+        )
+        .otherwise(_first_field_of_wrong_type(event, document))
+    )
+
+
+def _invalid_utf8(key: Column, value: Column) -> Column:
+    parts = F.concat_ws(
+        ",",
+        F.when(~F.is_valid_utf8(key.cast("string")), F.lit("key")),
+        F.when(~F.is_valid_utf8(value.cast("string")), F.lit("value")),
+    )
+    return F.when(parts != "", parts)
 
 
 def parse_events(kafka_df: DataFrame) -> DataFrame:
     """Kafka-shaped rows (key, value, topic, partition, offset, timestamp) -> Bronze columns."""
-    raw = F.col("value").cast("string")
-    event = F.from_json(
-        raw,
-        EVENT_SCHEMA,
-        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
-    )
+    value, key = F.col("value"), F.col("key")
+    raw = F.make_valid_utf8(value.cast("string"))
+    body = F.regexp_replace(F.col("raw_value"), "^\ufeff", "")
     columns = {
         **{name: F.col("event")[name] for name in ENVELOPE_FIELDS},
         **{column: F.col("event")["line"][source] for source, column in LINE_FIELDS.items()},
         "raw_value": F.col("raw_value"),
-        "kafka_key": F.col("key"),
+        "raw_value_bytes": value,
+        "kafka_key": F.make_valid_utf8(key.cast("string")),
+        "kafka_key_bytes": key,
         "kafka_topic": F.col("topic"),
         "kafka_partition": F.col("partition"),
         "kafka_offset": F.col("offset"),
         "kafka_timestamp": F.col("timestamp"),
-        "parse_error": _parse_error(F.col("raw_value"), F.col("event")),
+        "parse_error": _parse_error(value, F.col("body"), F.col("event"), F.col("document")),
+        "invalid_utf8": _invalid_utf8(key, value),
     }
     # The contract's columns, in its order and with its types.
     return (
         kafka_df.withColumn("raw_value", raw)
-        .withColumn("event", event)
+        .withColumn("body", body)
+        .withColumn(
+            "event",
+            F.from_json(
+                F.col("body"),
+                EVENT_SCHEMA,
+                {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
+            ),
+        )
+        .withColumn("document", F.try_parse_json(F.concat(F.lit("["), F.col("body"), F.lit("]"))))
         .select(
             *[
                 columns[field.name].cast(field.dataType).alias(field.name)

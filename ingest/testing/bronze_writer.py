@@ -4,17 +4,23 @@ of Silver (ingest/bench.py) that need millions of Bronze rows quickly.
 
 An event's raw value is the producer's own encoding (`events.encode`), its row has the
 contract's Bronze schema, and its columns are what the ingester's transform parses from that
-value (tests/unit/test_bronze_writer.py holds the two side by side).
+value (tests/unit/test_bronze_writer.py holds the two side by side). For payloads of any
+shape (hostile ones, generated ones), `append_parsed` runs the ingester's own transform on a
+local SparkSession and writes what it returns: no broker, but the real parse.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from deltalake import write_deltalake
 
 from ingest.events import EVENT_TYPE, LINE_FIELDS, SCHEMA_VERSION, bronze_arrow_schema, encode
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 BASE_TIME = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 DEFAULT_OCCURRED_AT = "2026-11-25T08:00:00.000Z"
@@ -56,15 +62,33 @@ def event(
     }
 
 
-def invalid(raw: str, reason: str = "invalid JSON") -> dict:
+def invalid(raw: str | bytes | None, reason: str = "invalid JSON") -> dict:
     """A record whose value is not a usable event, with the reason Bronze gives for it."""
     return {"raw": raw, "parse_error": reason}
+
+
+def _text(raw: str | bytes | None) -> tuple[str | None, bytes | None, bool]:
+    """(UTF-8 text copy, bytes as received, whether they were valid UTF-8), as Bronze keeps
+    them: each invalid sequence replaced by U+FFFD, exactly as Spark's make_valid_utf8 does."""
+    if raw is None:
+        return None, None, True
+    data = raw.encode() if isinstance(raw, str) else raw
+    try:
+        return data.decode(), data, True
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), data, False
 
 
 def record_columns(item: dict) -> dict:
     """The Bronze columns one `event(...)` or `invalid(...)` fills, Kafka coordinates aside."""
     if "raw" in item:
-        return {"raw_value": item["raw"], "parse_error": item["parse_error"]}
+        text, data, valid = _text(item["raw"])
+        return {
+            "raw_value": text,
+            "raw_value_bytes": data,
+            "parse_error": item["parse_error"],
+            "invalid_utf8": None if valid else "value",
+        }
     fields = item["line"]
     key, value = encode(
         tuple(fields[source] for source in LINE_FIELDS),
@@ -79,8 +103,11 @@ def record_columns(item: dict) -> dict:
         "occurred_at": item["occurred_at"],
         **{column: fields[source] for source, column in LINE_FIELDS.items()},
         "raw_value": value.decode(),
+        "raw_value_bytes": value,
         "kafka_key": key.decode(),
+        "kafka_key_bytes": key,
         "parse_error": None,
+        "invalid_utf8": None,
     }
 
 
@@ -93,24 +120,54 @@ class BronzeWriter:
         self.batch_id = 0
         self.schema = bronze_arrow_schema()
 
-    def append(self, events: list[dict], minutes_after_base: float | None = None, partition: int = 0) -> None:
-        ingested_at = BASE_TIME + timedelta(
+    def _ingested_at(self, minutes_after_base: float | None) -> datetime:
+        return BASE_TIME + timedelta(
             minutes=self.batch_id * 5 if minutes_after_base is None else minutes_after_base
         )
-        rows = []
-        for item in events:
-            offset = self.next_offset.get(partition, 0)
-            self.next_offset[partition] = offset + 1
-            rows.append(
-                {
-                    **record_columns(item),
-                    "kafka_topic": TOPIC,
-                    "kafka_partition": partition,
-                    "kafka_offset": offset,
-                    "kafka_timestamp": ingested_at,
-                    "ingested_at": ingested_at,
-                    "bronze_batch_id": self.batch_id,
-                }
-            )
-        write_deltalake(self.path, pa.Table.from_pylist(rows, schema=self.schema), mode="append")
+
+    def _coordinates(self, partition: int, ingested_at: datetime) -> dict:
+        offset = self.next_offset.get(partition, 0)
+        self.next_offset[partition] = offset + 1
+        return {
+            "kafka_topic": TOPIC,
+            "kafka_partition": partition,
+            "kafka_offset": offset,
+            "kafka_timestamp": ingested_at,
+        }
+
+    def _write(self, rows: list[dict], ingested_at: datetime) -> None:
+        stamped = [{**row, "ingested_at": ingested_at, "bronze_batch_id": self.batch_id} for row in rows]
+        write_deltalake(self.path, pa.Table.from_pylist(stamped, schema=self.schema), mode="append")
         self.batch_id += 1
+
+    def append(self, events: list[dict], minutes_after_base: float | None = None, partition: int = 0) -> None:
+        ingested_at = self._ingested_at(minutes_after_base)
+        self._write(
+            [{**record_columns(item), **self._coordinates(partition, ingested_at)} for item in events],
+            ingested_at,
+        )
+
+    def append_parsed(
+        self,
+        spark: SparkSession,
+        records: list[tuple[bytes | None, bytes | None]],
+        minutes_after_base: float | None = None,
+        partition: int = 0,
+    ) -> list[dict]:
+        """Land Kafka records (key, value) as the ingester would: the Bronze transform
+        (`parse_events`) on a local SparkSession, then one batch. Returns the rows written."""
+        from ingest.bronze.kafka_source import KAFKA_SCHEMA
+        from ingest.bronze.transform import parse_events
+
+        ingested_at = self._ingested_at(minutes_after_base)
+        kafka_rows = []
+        for key, value in records:
+            where = self._coordinates(partition, ingested_at)
+            kafka_rows.append(
+                (key, value, where["kafka_topic"], partition, where["kafka_offset"], ingested_at, 0)
+            )
+        if not kafka_rows:
+            return []
+        rows = parse_events(spark.createDataFrame(kafka_rows, KAFKA_SCHEMA)).toArrow().to_pylist()
+        self._write(rows, ingested_at)
+        return rows

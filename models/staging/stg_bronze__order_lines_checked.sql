@@ -6,7 +6,6 @@
         on_schema_change='fail',
         incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at'),
         liquid_clustered_by=['bronze_ingested_at'],
-        post_hook={"sql": "{{ raise_on_fail_rules() }}", "transaction": false},
     )
 }}
 
@@ -23,7 +22,8 @@ with source as (
 
 keyed as (
 
-    -- a payload Bronze could not parse has no event_id: its Kafka coordinates identify it
+    -- an event's id is its key only when Bronze parsed it and the id has the trusted form;
+    -- otherwise its Kafka coordinates identify it (never merged with another record)
     select
         source.*,
         {{ bronze_event_key('source') }} as event_key
@@ -80,7 +80,10 @@ typed as (
         coalesce(not ({{ matches_pattern('trim(product_no)', '[0-9].*') }}), false)
             as is_non_product,
         parse_error,
+        invalid_utf8,
         raw_value,
+        -- the bytes as received, where the text copy is not exact (not valid UTF-8)
+        case when invalid_utf8 like '%value%' then raw_value_bytes end as raw_value_bytes,
         kafka_topic,
         kafka_partition,
         kafka_offset,

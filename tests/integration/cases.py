@@ -38,4 +38,20 @@ CASES: dict[str, tuple[dict, str, str]] = {
         "non_product_code",
     ),
     "two-rules": (line(product_no="", date="x"), "quarantined", "missing_product_no,unparseable_date"),
+    # hostile values in well-formed events (issue 11): each gets one outcome, the same on
+    # DuckDB and Spark SQL
+    "february-30": (line(date="2/30/2019"), "quarantined", "unparseable_date"),
+    "two-digit-year": (line(date="12/9/19"), "quarantined", "unparseable_date"),
+    "iso-date": (line(date="2019-12-09"), "quarantined", "unparseable_date"),
+    "year-9999": (line(date="1/1/9999"), "quarantined", "date_out_of_range"),
+    "huge-price": (line(price="123456789012345678901234567890"), "quarantined", "invalid_price"),
+    "exponent-price": (line(price="1e3"), "quarantined", "invalid_price"),
+    "nan-price": (line(price="NaN"), "quarantined", "invalid_price"),
+    "infinite-quantity": (line(quantity="Infinity"), "quarantined", "invalid_quantity"),
+    "huge-quantity": (line(quantity="99999999999"), "quarantined", "invalid_quantity"),
+    "negative-zero-quantity": (line(quantity="-0"), "quarantined", "zero_quantity"),
+    "quantity-with-line-break": (line(quantity="6\n"), "quarantined", "invalid_quantity"),
+    "sql-in-name": (line(product_name="x'); drop table silver.stg_bronze__order_lines; --"), "valid", ""),
+    "control-characters": (line(product_name="Heart\x00\x07\tHanging"), "valid", "control_characters"),
+    "overlong-name": (line(product_name="x" * 1001), "quarantined", "oversized_field"),
 }

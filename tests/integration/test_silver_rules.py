@@ -32,6 +32,7 @@ def warehouse(data_root):
             event("test-customer", line(customer_no="99990", transaction_no="536404")),
             event("same-line-1", line(transaction_no="536405")),
             event("same-line-2", line(transaction_no="536405")),
+            event("newer-schema", line(transaction_no="536406"), schema_version=2),
         ]
     )
     run_dbt("build")
@@ -84,8 +85,8 @@ def test_a_redelivered_event_keeps_its_earliest_copy(warehouse):
         "sum(unaccounted_events) from silver.int_bronze_reconciliation"
     ).fetchone()
     valid = sum(1 for _, status, _ in CASES.values() if status == "valid") + 7  # 7 good ones in batch 1
-    quarantined = len(CASES) + 10 - 1 - valid  # everything else but the one duplicate
-    assert books == (len(CASES) + 10, valid, quarantined, 1, 0)
+    quarantined = len(CASES) + 11 - 1 - valid  # everything else but the one duplicate
+    assert books == (len(CASES) + 11, valid, quarantined, 1, 0)
 
 
 def test_customer_numbers_tolerate_a_trailing_point_zero(warehouse):
@@ -128,16 +129,53 @@ def test_test_customers_and_duplicate_lines_are_excluded_and_counted(warehouse):
     assert "same-line-1" in counted and "same-line-2" not in counted and "test-customer" not in counted
 
 
-def test_a_fail_rule_stops_the_run_with_a_clear_message(warehouse, data_root, tmp_path, monkeypatch):
+def test_a_newer_schema_version_is_quarantined_by_default_and_stops_nothing(warehouse):
+    """The shipped seed has no rule of severity fail: the module's build passed with it."""
+    assert checked(warehouse, "newer-schema") == ("quarantined", "unsupported_schema_version", "")
+    assert warehouse.execute(
+        "select count(*) from reference.quality_rules where severity = 'fail'"
+    ).fetchone() == (0,)
+
+
+FAIL_NEWER_SCHEMAS = "{quality_rule_severities: {unsupported_schema_version: fail}}"
+
+
+def test_a_fail_rule_holds_its_events_back_and_fails_the_build_after_building_the_rest(
+    warehouse, tmp_path, monkeypatch, capfd
+):
+    """Issue 11: a rule someone set to fail no longer stops Silver and Gold for every event.
+    (Before, the checked log's post-hook stopped the run and Gold was not built.)"""
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     BronzeWriter(bronze_path(tmp_path)).append(
         [event("v1", line()), event("v2", line(transaction_no="536999"), schema_version=2)]
     )
     with pytest.raises(RuntimeError, match="dbt build"):
-        run_dbt("build")
+        run_dbt("build", "--vars", FAIL_NEWER_SCHEMAS)
+    output = capfd.readouterr().out
+    assert (
+        "Silver held back events that broke rules of severity 'fail' (unsupported_schema_version: 1)"
+        in output
+    )
+    assert "dbt build --full-refresh --select stg_bronze__order_lines_checked+" in output
     with duckdb.connect(str(tmp_path / "warehouse" / "lakehouse.duckdb"), read_only=True) as con:
         assert con.execute(
-            "select line_status, fail_rules from silver.stg_bronze__order_lines_checked where event_id = 'v2'"
+            "select line_status, fail_rules from silver.stg_bronze__quarantined_lines where event_id = 'v2'"
         ).fetchone() == ("failed", "unsupported_schema_version")
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-    assert "metrics_daily_country" not in tables, "Gold was built although Silver stopped"
+        assert con.execute("select event_id from silver.stg_bronze__order_lines").fetchall() == [("v1",)]
+        gold = con.execute("select transaction_no from gold.fct_sales_lines").fetchall()
+    assert gold == [("536366",)], "the readable event reached Gold"
+
+    # resume as the message says: here by going back to the seed's severity (quarantine)
+    run_dbt("build", "--full-refresh")
+    with duckdb.connect(str(tmp_path / "warehouse" / "lakehouse.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "select line_status, quarantine_rules from silver.stg_bronze__quarantined_lines"
+            " where event_id = 'v2'"
+        ).fetchone() == ("quarantined", "unsupported_schema_version")
+
+
+def test_a_severity_override_must_name_a_rule_and_a_severity(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    BronzeWriter(bronze_path(tmp_path)).append([event("v1", line())])
+    with pytest.raises(RuntimeError, match="dbt build"):
+        run_dbt("build", "--vars", "{quality_rule_severities: {invalid_price: stop}}")

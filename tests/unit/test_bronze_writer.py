@@ -16,6 +16,8 @@ ITEMS = [
     invalid("{not json"),
     invalid('{"line": {}}', "missing event_id"),
     invalid("", "empty payload"),
+    invalid(None, "no value (tombstone)"),
+    invalid(b"\xff\xfe{}", "payload is not valid UTF-8"),
 ]
 
 
@@ -39,8 +41,8 @@ def test_an_events_raw_value_is_the_producers_encoding(landed):
 def test_its_columns_are_what_the_bronze_transform_parses_from_the_same_records(landed, spark):
     records = [
         (
-            None if row["kafka_key"] is None else row["kafka_key"].encode(),
-            row["raw_value"].encode(),
+            row["kafka_key_bytes"],
+            row["raw_value_bytes"],
             row["kafka_topic"],
             row["kafka_partition"],
             row["kafka_offset"],
@@ -51,3 +53,25 @@ def test_its_columns_are_what_the_bronze_transform_parses_from_the_same_records(
     ]
     parsed = parse_events(spark.createDataFrame(records, KAFKA_SCHEMA)).toArrow()
     assert parsed.to_pylist() == landed.select(list(RECORD_COLUMNS)).to_pylist()
+
+
+def test_a_non_utf8_payload_keeps_its_bytes_beside_a_repaired_text(landed):
+    row = landed.to_pylist()[-1]
+    assert (row["raw_value_bytes"], row["raw_value"]) == (b"\xff\xfe{}", "\ufffd\ufffd{}")
+    assert (row["parse_error"], row["invalid_utf8"]) == ("payload is not valid UTF-8", "value")
+
+
+def test_append_parsed_lands_what_the_transform_parses_with_the_writers_coordinates(tmp_path, spark):
+    writer = BronzeWriter(str(tmp_path / "sales_transactions"))
+    writer.append([event("e1", line())])
+    rows = writer.append_parsed(spark, [(b"k", b"{oops"), (None, None)], partition=0)
+    table = DeltaTable(writer.path).to_pyarrow_table()
+    assert table.schema == bronze_arrow_schema()
+    assert sorted(
+        (r["kafka_offset"], r["bronze_batch_id"], r["parse_error"] or "") for r in table.to_pylist()
+    ) == [
+        (0, 0, ""),
+        (1, 1, "invalid JSON"),
+        (2, 1, "no value (tombstone)"),
+    ]
+    assert [r["parse_error"] for r in rows] == ["invalid JSON", "no value (tombstone)"]

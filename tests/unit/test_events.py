@@ -1,4 +1,7 @@
+from pathlib import Path
+
 import orjson
+import pytest
 
 from ingest import events
 
@@ -40,3 +43,39 @@ def test_event_id_is_uuid_shaped():
 
 def test_occurred_at_is_utc_iso():
     assert events.utc_now_text().endswith("Z")
+
+
+def test_the_producers_event_ids_have_the_trusted_form():
+    assert events.is_valid_event_id(events.event_id("csv:a.csv:100", 7))
+    assert events.is_valid_event_id("3f2b6c1e-9a7d-4e21-8c55-0d9e7b1a2c3f")  # an outbox row's uuid
+    assert events.is_valid_event_id("good-sale")  # the readable ids of tests
+
+
+@pytest.mark.parametrize(
+    "event_id",
+    [
+        "",
+        " ",
+        "\t",
+        " e1",
+        "e1 ",
+        "e1\n",
+        "-e1",
+        "e:1",
+        "bronze:t:0:1",
+        "é1",
+        "1' or '1'='1",
+        "a" * 65,
+        "x" * 10_000,
+        17,
+        None,
+    ],
+)
+def test_blank_malformed_or_overlong_ids_are_not_trusted(event_id):
+    assert not events.is_valid_event_id(event_id)
+
+
+def test_the_sql_form_of_the_event_id_pattern_is_the_same_pattern():
+    macro = (Path(__file__).resolve().parents[2] / "macros" / "bronze" / "is_valid_event_id.sql").read_text()
+    assert f"'{events.EVENT_ID_PATTERN}'" in macro
+    assert events.EVENT_ID_PATTERN.endswith(f"{{0,{events.EVENT_ID_MAX_LENGTH - 1}}}")
