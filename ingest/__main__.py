@@ -199,9 +199,7 @@ def _cmd_orders_replay(args: argparse.Namespace) -> int:
 
     data = DataDir.from_env()
     try:
-        result = replay.replay(
-            _orders_dsn(), _kafka_config(), None if args.all else data.bronze_table, everything=args.all
-        )
+        result = replay.replay(_orders_dsn(), _kafka_config(), data.bronze_table, everything=args.all)
     except replay.ReplayError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -352,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         "when its broker dies.",
     )
     q.add_argument(
-        "--all", action="store_true", help="every retained row, whatever Bronze holds (no Bronze table read)"
+        "--all", action="store_true", help="every retained row, whatever Bronze holds (e.g. no local Bronze)"
     )
     q.set_defaults(func=_cmd_orders_replay)
     q = orders.add_parser("lag", help="how far the relay is behind the outbox")
