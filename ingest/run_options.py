@@ -29,6 +29,7 @@ class RunnerOptions:
     silver_lookback_hours: float | None = None
     # the analytics API the runner starts beside the pipeline (0: none)
     api_port: int = 8300
+    dashboard_port: int = 8501  # the dashboard beside the API (0: none)
     # how long the relay keeps published outbox rows: what a replay can publish again when
     # the broker dies (memory only) with events Bronze had not read
     outbox_retention_minutes: float = DEFAULT_RETENTION_MINUTES
@@ -61,6 +62,7 @@ class RunnerOptions:
             seed=args.seed,
             lines=args.lines,
             api_port=args.api_port,
+            dashboard_port=args.dashboard_port,
             outbox_retention_minutes=args.outbox_retention_minutes,
             silver_lookback_hours=(
                 args.silver_lookback_minutes / 60
@@ -120,4 +122,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=RunnerOptions.outbox_retention_minutes,
         help="how long the relay keeps published outbox rows, for the replay after a broker loss "
         "(default %(default)g)",
+    )
+    p.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=RunnerOptions.dashboard_port,
+        help="port of the dashboard on 127.0.0.1 (default 8501; 0: do not start it)",
     )

@@ -177,6 +177,12 @@ class Runner:
         if opts.api_port:
             api = Child("api", ingest_command("api", "--port", str(opts.api_port)), env, self.data.run)
             self.children.append(api)
+        dashboard = None
+        if opts.api_port and opts.dashboard_port:
+            api_url = f"http://127.0.0.1:{opts.api_port}"
+            dashboard_args = ("dashboard", "--port", str(opts.dashboard_port), "--api", api_url)
+            dashboard = Child("dashboard", ingest_command(*dashboard_args), env, self.data.run)
+            self.children.append(dashboard)
         relay.start()
         bronze.start()  # its SparkSession starts while dbt parses
         self.dbt = DbtScheduler(
@@ -187,6 +193,8 @@ class Runner:
         self.dbt.worker.run("seed")
         if api is not None:
             api.start()  # it reads the semantic manifest the worker's parse left
+        if dashboard is not None:
+            dashboard.start()
         self._wait_for_bronze(bronze)
         simulator.start()
         self.say(
@@ -199,6 +207,8 @@ class Runner:
                 f"run: analytics API on http://127.0.0.1:{opts.api_port}/docs "
                 "(it answers from the first Gold build on)"
             )
+        if dashboard is not None:
+            self.say(f"run: dashboard on http://127.0.0.1:{opts.dashboard_port}")
         self.topic_end = TopicEnd(kafka, self.kafka_log)
         return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api, b, kafka, env)
 
@@ -229,10 +239,9 @@ class Runner:
             time.sleep(0.5)
 
     def _stop(self) -> None:
-        self.say("run: stopping simulator, relay, Bronze, API, dbt, PostgreSQL, broker")
-        signals = (signal.SIGTERM, signal.SIGTERM, signal.SIGINT, signal.SIGTERM)
-        for child, sig in zip(self.children, signals, strict=False):
-            child.stop(sig, timeout_s=60)
+        self.say("run: stopping simulator, relay, Bronze, API, dashboard, dbt, PostgreSQL, broker")
+        for child in self.children:  # Bronze takes SIGINT: it ends its stream between batches
+            child.stop(signal.SIGINT if child.name == "bronze" else signal.SIGTERM, timeout_s=60)
         if self.dbt is not None:
             self.dbt.stop()
         if self.topic_end is not None:

@@ -37,10 +37,11 @@ def ask(port: int) -> tuple[int, dict]:
 def test_api_answers_every_request_while_dbt_rebuilds_gold(outbox_data_root):
     """Runs until the API has followed three Gold builds (however long the machine takes to
     get there, up to a deadline), then stops the runner with SIGTERM as Ctrl-C would."""
-    port = free_port()
+    port, dashboard_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     runner = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--api-port", str(port)],
+        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--api-port", str(port)]
+        + ["--dashboard-port", str(dashboard_port)],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -66,6 +67,9 @@ def test_api_answers_every_request_while_dbt_rebuilds_gold(outbox_data_root):
                 break
             time.sleep(0.1)
         assert runner.poll() is None, "the runner stopped by itself: " + "".join(output)[-3000:]
+        dashboard = http.client.HTTPConnection("127.0.0.1", dashboard_port, timeout=30)
+        dashboard.request("GET", "/_stcore/health")
+        assert dashboard.getresponse().status == 200, "the runner's dashboard does not answer"
         runner.send_signal(signal.SIGTERM)
         assert runner.wait(timeout=120) == 0, "".join(output)[-3000:]
     finally:

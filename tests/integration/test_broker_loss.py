@@ -54,7 +54,7 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     runner = subprocess.Popen(
         [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--duration", "40"]
-        + ["--api-port", str(free_port())],
+        + ["--api-port", str(free_port()), "--dashboard-port", "0"],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,

@@ -42,7 +42,7 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
     runner = subprocess.Popen(
         [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "8", "--duration", "12", "--seed", "3"]
-        + ["--api-port", str(free_port())],
+        + ["--api-port", str(free_port()), "--dashboard-port", "0"],
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
