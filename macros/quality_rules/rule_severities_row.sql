@@ -6,6 +6,14 @@
       says: an event Silver cannot read or cannot key must not become a trusted line. -#}
 {% macro rule_severities_row() -%}
     {%- set overrides = var('quality_rule_severities', {}) -%}
+    {%- if overrides is not mapping -%}
+        {%- if execute -%}
+            {{ exceptions.raise_compiler_error(
+                "var quality_rule_severities must be a mapping {rule_id: severity}, not " ~ overrides
+            ) }}
+        {%- endif -%}
+        {%- set overrides = {} -%}
+    {%- endif -%}
     {%- set never_trusted = ['invalid_payload', 'invalid_event_id'] -%}
     {%- set rules = order_line_rule_conditions() -%}
     {%- for rule_id, severity in overrides.items() -%}
