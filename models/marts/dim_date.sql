@@ -1,4 +1,5 @@
 -- A complete calendar over the data's range, whole years: days without sales included.
+-- Before the first sales line (every event so far quarantined) it is the current year.
 with sales_lines as (
 
     select * from {{ ref('int_sales_lines') }}
@@ -8,8 +9,10 @@ with sales_lines as (
 bounds as (
 
     select
-        cast(concat(cast(year(min(sale_date)) as string), '-01-01') as date) as first_day,
-        cast(concat(cast(year(max(sale_date)) as string), '-12-31') as date) as last_day
+        cast(concat(cast(year(coalesce(min(sale_date), current_date)) as string), '-01-01') as date)
+            as first_day,
+        cast(concat(cast(year(coalesce(max(sale_date), current_date)) as string), '-12-31') as date)
+            as last_day
     from sales_lines
 
 ),
