@@ -91,6 +91,17 @@ def _report_malformed(result: ProduceResult, line_no: int, reason: str) -> None:
         print("more malformed lines: only counted from here on", file=sys.stderr)
 
 
+def produce(producer, topic: str, value: bytes, key: bytes | None, **options) -> None:
+    """`producer.produce`, waiting for room when librdkafka's local queue is full (it raises
+    BufferError then) instead of dropping the record."""
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, **options)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 def producer_config(kafka: KafkaConfig) -> dict:
     return {
         **kafka.client_config(),
@@ -137,12 +148,7 @@ def publish(
             if now - stamped_at > 0.001:
                 occurred_at, stamped_at = events.utc_now_text(), now
         key, value = events.encode(row, events.event_id(source_id, position), occurred_at)
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        produce(producer, topic, value, key)
         if sent & 1023 == 0:
             producer.poll(0)
             if not quiet:

@@ -42,7 +42,7 @@ from confluent_kafka import KafkaError, Producer
 from ingest.config import KafkaConfig
 from ingest.orders import DEFAULT_RETENTION_MINUTES, pgoutput
 from ingest.orders.postgres import PUBLICATION, SLOT
-from ingest.producer import producer_config
+from ingest.producer import produce, producer_config
 
 OUTBOX_TABLE = "outbox"
 DEFAULT_RETENTION_S = DEFAULT_RETENTION_MINUTES * 60
@@ -228,18 +228,14 @@ class Relay:
                     entry = _Pending(message.end_lsn, [r[0] for r in rows])
                     pending.append(entry)
                     for _outbox_id, key, payload in rows:
-                        while True:
-                            try:
-                                producer.produce(
-                                    topic,
-                                    key=key.encode(),
-                                    value=payload.encode(),
-                                    timestamp=timestamp_ms,
-                                    on_delivery=entry.on_delivery,
-                                )
-                                break
-                            except BufferError:
-                                producer.poll(0.05)
+                        produce(
+                            producer,
+                            topic,
+                            payload.encode(),
+                            key.encode(),
+                            timestamp=timestamp_ms,
+                            on_delivery=entry.on_delivery,
+                        )
                     producer.poll(0)
                     self._confirm(cur, side, pending)
                     begin, rows = None, []
@@ -274,18 +270,14 @@ class Relay:
             )
             rows = cur.fetchall()
         for _id, key, payload, created_at in rows:
-            while True:
-                try:
-                    producer.produce(
-                        self.config.kafka.topic,
-                        key=key.encode(),
-                        value=payload.encode(),
-                        timestamp=int(created_at.timestamp() * 1000),
-                        on_delivery=on_delivery,
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            produce(
+                producer,
+                self.config.kafka.topic,
+                payload.encode(),
+                key.encode(),
+                timestamp=int(created_at.timestamp() * 1000),
+                on_delivery=on_delivery,
+            )
         if producer.flush(60) or failures:
             with side.cursor() as cur:
                 cur.execute("select pg_drop_replication_slot(%s)", (self.config.slot,))

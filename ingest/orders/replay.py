@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ingest.config import KafkaConfig
 from ingest.orders.relay import OUTBOX_TABLE, retention
-from ingest.producer import producer_config
+from ingest.producer import produce, producer_config
 
 FETCH_ROWS = 5_000
 # Bronze rows ingested this long before the oldest retained row was created are not read:
@@ -232,18 +232,14 @@ def publish(
                 {"from_id": the_plan.from_id, "until": until},
             )
             for key, payload, created_at in cur:
-                while True:
-                    try:
-                        producer.produce(
-                            kafka.topic,
-                            key=key.encode(),
-                            value=payload.encode(),
-                            timestamp=int(created_at.timestamp() * 1000),
-                            on_delivery=on_delivery,
-                        )
-                        break
-                    except BufferError:
-                        producer.poll(0.05)
+                produce(
+                    producer,
+                    kafka.topic,
+                    payload.encode(),
+                    key.encode(),
+                    timestamp=int(created_at.timestamp() * 1000),
+                    on_delivery=on_delivery,
+                )
                 sent += 1
                 producer.poll(0)
     finally:
