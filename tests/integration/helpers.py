@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,6 +36,26 @@ def start_cli(*args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def start_runner(*args: str, api_port: int, dashboard_port: int = 0):
+    """`python -m ingest run --fast ARGS` with its own broker and orders database (the test
+    module's KAFKA_BOOTSTRAP_SERVERS and ORDERS_DATABASE_DSN left out), the API on `api_port`;
+    returns the process and the list its output lines are collected into, and the reader."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "run", "--fast", *args]
+        + ["--api-port", str(api_port), "--dashboard-port", str(dashboard_port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True)
+    reader.start()
+    return runner, output, reader
 
 
 def bronze_path(data_root: Path) -> str:

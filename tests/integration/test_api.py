@@ -4,12 +4,14 @@ rate limits and the cache behave, and the order lookup traces each line to its e
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
 from ingest import serving
-from ingest.api.auth import hash_key
+from ingest.api.auth import ApiKey, hash_key, parse_keys
 from ingest.api.config import ApiConfig
 from ingest.api.server import build
 from ingest.paths import DataDir
@@ -254,18 +256,11 @@ def test_result_over_the_row_cap_is_refused_with_advice(warehouse):
 
 # ---------------------------------------------------------------------------- keys, limits, cache
 def test_keys_are_checked_and_may_be_limited_to_some_metrics(warehouse):
-    keys = (
+    entries = [
         {"name": "full", "sha256": hash_key(KEY)},
         {"name": "limited", "sha256": hash_key(LIMITED_KEY), "metrics": ["orders"]},
-    )
-    from ingest.api.auth import ApiKey
-
-    guarded = client(
-        warehouse,
-        keys=tuple(
-            ApiKey(k["name"], k["sha256"], frozenset(k["metrics"]) if "metrics" in k else None) for k in keys
-        ),
-    )
+    ]
+    guarded = client(warehouse, keys=parse_keys(json.dumps(entries)))
     assert guarded.get("/v1/metrics").status_code == 401
     assert guarded.get("/v1/metrics", headers={"X-API-Key": "wrong"}).status_code == 401
     assert guarded.get("/v1/metrics", headers={"X-API-Key": KEY}).status_code == 200
@@ -279,8 +274,6 @@ def test_keys_are_checked_and_may_be_limited_to_some_metrics(warehouse):
 
 
 def test_rate_limit_answers_429_with_retry_after(warehouse):
-    from ingest.api.auth import ApiKey
-
     slow = client(warehouse, keys=(ApiKey("slow", hash_key(SLOW_KEY), None, 3),))
     codes = [slow.get("/v1/metrics", headers={"X-API-Key": SLOW_KEY}).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

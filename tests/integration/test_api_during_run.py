@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
 from ingest.api.server import free_port
 
-from .helpers import PROJECT_DIR
+from .helpers import start_runner
 
 pytestmark = pytest.mark.integration
 
@@ -35,21 +31,10 @@ def ask(port: int) -> tuple[int, dict]:
 
 
 def test_api_answers_every_request_while_dbt_rebuilds_gold(outbox_data_root):
-    """Runs until the API has followed three Gold builds (however long the machine takes to
+    """Runs until the API has followed four Gold builds (however long the machine takes to
     get there, up to a deadline), then stops the runner with SIGTERM as Ctrl-C would."""
     port, dashboard_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--api-port", str(port)]
-        + ["--dashboard-port", str(dashboard_port)],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True).start()
+    runner, output, _ = start_runner("--rate", "10", api_port=port, dashboard_port=dashboard_port)
     answers: list[tuple[int, dict]] = []
     builds: set[str] = set()
     try:

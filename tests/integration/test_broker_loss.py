@@ -8,9 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 
 import duckdb
@@ -22,7 +19,7 @@ from ingest.measure import bronze_rows
 from ingest.orders import postgres
 from ingest.paths import DataDir
 
-from .helpers import PROJECT_DIR
+from .helpers import start_runner
 from .outbox_helpers import query
 
 pytestmark = pytest.mark.integration
@@ -51,19 +48,7 @@ def number(text: str) -> int:
 
 def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox_data_root):
     data = DataDir(outbox_data_root)
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "10", "--duration", "40"]
-        + ["--api-port", str(free_port()), "--dashboard-port", "0"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True)
-    reader.start()
+    runner, output, reader = start_runner("--rate", "10", "--duration", "40", api_port=free_port())
     try:
         deadline = time.monotonic() + 240
         while not any(line.startswith("run: simulator") for line in output):

@@ -8,8 +8,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
-import threading
 import time
 
 import duckdb
@@ -19,7 +17,7 @@ from ingest.api.server import free_port
 from ingest.orders import postgres
 from ingest.paths import DataDir
 
-from .helpers import PROJECT_DIR
+from .helpers import start_runner
 from .outbox_helpers import query
 
 pytestmark = pytest.mark.integration
@@ -39,19 +37,9 @@ def relay_pid(runner_pid: int) -> int | None:
 
 
 def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(outbox_data_root):
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "ORDERS_DATABASE_DSN")}
-    runner = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "run", "--fast", "--rate", "8", "--duration", "12", "--seed", "3"]
-        + ["--api-port", str(free_port()), "--dashboard-port", "0"],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    runner, output, reader = start_runner(
+        "--rate", "8", "--duration", "12", "--seed", "3", api_port=free_port()
     )
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True)
-    reader.start()
     kills = 0
     try:
         deadline = time.monotonic() + 180
