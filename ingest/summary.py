@@ -125,7 +125,7 @@ def render(summary: Summary, events_sent: int | None = None) -> str:
     lines.append(_row("Quarantined", summary.quarantined, "silver.stg_bronze__quarantined_lines"))
     lines += [_row(f"  {rule}", count) for rule, count in summary.quarantine_by_rule]
     if summary.failed:
-        lines.append(_row("Failed (run stopped)", summary.failed))
+        lines.append(_row("Failed (held back by a fail rule)", summary.failed))
     lines.append(_row("Duplicates removed", summary.duplicates_removed, "(event_id delivered again)"))
     verdict = "balanced" if summary.balanced else "NOT BALANCED"
     lines.append(
