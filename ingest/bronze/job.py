@@ -20,6 +20,13 @@ from pyspark.sql import DataFrame, SparkSession
 from ingest.bronze import sinks, transform
 from ingest.config import BronzeConfig
 
+# HotSpot does not JIT-compile a method over 8,000 bytes of bytecode, and Spark only gives up
+# whole-stage code generation for methods over this limit (64 KB by default): the Bronze
+# transform's one projection (every column plus the parse_error checks) lands in between and
+# ran interpreted, at twice the transform's CPU. At 8,000 Spark falls back to its per-expression
+# code for such a stage instead (measured: 10.4 -> 5.6 CPU-s per 200,000 events, old transform 1.8).
+SESSION_CONF = {"spark.sql.codegen.hugeMethodLimit": "8000"}
+
 
 def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
     """A local SparkSession sized for a 2-core machine; on Databricks, the cluster's session."""
@@ -39,6 +46,7 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config(map=SESSION_CONF)
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
@@ -78,6 +86,8 @@ def batch_writer(config: BronzeConfig) -> sinks.BatchWriter:
 
 
 def start(spark: SparkSession, config: BronzeConfig, available_now: bool):
+    for key, value in SESSION_CONF.items():  # also on a session this module did not build (Databricks)
+        spark.conf.set(key, value)
     bronze = transform.parse_events(read_kafka(spark, config))
     writer = (
         bronze.writeStream.queryName(config.query_name)

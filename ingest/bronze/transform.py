@@ -52,14 +52,10 @@ EVENT_SCHEMA = StructType(
 
 
 def _json_type(document: Column, path: str) -> Column:
-    """The JSON type at `path` as Spark names it (STRING, BIGINT, DECIMAL(3,2), DOUBLE,
-    BOOLEAN, VOID for null, OBJECT<...>, ARRAY<...>); SQL null when the path is absent.
-    Costly for an object (it walks it): used on scalars, or only once a record failed."""
+    """The JSON type at `path` as Spark names it (STRING, BIGINT, DOUBLE, BOOLEAN, VOID for
+    null, OBJECT<...>, ARRAY<...>); SQL null when the path is absent. It walks an object:
+    used on scalars, or only for a record already found unusable."""
     return F.schema_of_variant(F.variant_get(document, path, "variant"))
-
-
-def _type_name(json_type: Column) -> Column:
-    return F.lower(F.regexp_extract(json_type, r"^[A-Z]+", 0))
 
 
 def _has_duplicate_key(body: Column) -> Column:
@@ -72,41 +68,56 @@ def _has_duplicate_key(body: Column) -> Column:
     return duplicated(body) | duplicated(F.get_json_object(body, "$.line"))
 
 
-def _first_field_of_wrong_type(event: Column, document: Column) -> Column:
-    """The first envelope or line field that is a JSON object, array or boolean. `from_json`
-    gives such a field as its JSON text, so only a text that could be one ({..., [..., true,
-    false) is looked up in the document: the common case costs a prefix test."""
-    fields = [(name, event[name], f"$[0].{name}") for name in ENVELOPE_FIELDS if name != "event_id"] + [
-        (f"line.{source}", event["line"][source], f"$[0].line.{source}") for source in LINE_FIELDS
-    ]
-    reasons = []
-    for label, text, path in fields:
-        json_type = _json_type(document, path)
-        suspicious = text.startswith("{") | text.startswith("[") | text.isin("true", "false")
-        wrong = json_type.startswith("OBJECT") | json_type.startswith("ARRAY") | (json_type == "BOOLEAN")
-        reasons.append(
-            F.when(
-                suspicious,
-                F.when(
-                    wrong,
-                    F.concat(
-                        F.lit(f"{label} is a JSON "), _type_name(json_type), F.lit(", not text or a number")
-                    ),
-                ),
-            )
-        )
-    return F.coalesce(*reasons)
+# The envelope and line fields (event_id aside) as a struct of VARIANTs: their JSON, and only theirs.
+_TYPED_FIELDS = [name for name in ENVELOPE_FIELDS if name != "event_id"]
+_FIELDS_STRUCT = (
+    "struct<"
+    + ", ".join(f"{name}: variant" for name in _TYPED_FIELDS)
+    + ", line: struct<"
+    + ", ".join(f"{name}: variant" for name in LINE_FIELDS)
+    + ">>"
+)
+_WRONG_TYPE = '"(' + "|".join([*_TYPED_FIELDS, *LINE_FIELDS]) + r')":([{\[]|true|false)'
+
+
+def _could_be_of_wrong_type(event: Column) -> Column:
+    """True when a field's text (as `from_json` gives it) could come from a JSON object, array
+    or boolean; a cheap test on every record, so the exact one below runs on few."""
+    texts = [event[name] for name in _TYPED_FIELDS] + [event["line"][name] for name in LINE_FIELDS]
+    return F.coalesce(
+        *[F.when(F.substring(t, 1, 1).isin("{", "[") | t.isin("true", "false"), F.lit(True)) for t in texts],
+        F.lit(False),
+    )
+
+
+def _field_of_wrong_type(document: Column) -> Column:
+    """The first field (in the JSON of the known fields, in the contract's order) that is a
+    JSON object, array or boolean, as a reason; null when there is none. A nested key can
+    only follow the field holding it, and a string's quotes are escaped in the JSON, so the
+    leftmost match is a known field's own value."""
+    fields = F.to_json(F.try_variant_get(document, "$[0]", _FIELDS_STRUCT))
+    name = F.regexp_extract(fields, _WRONG_TYPE, 1)
+    kind = F.regexp_extract(fields, _WRONG_TYPE, 2)
+    return F.when(
+        name != "",
+        F.concat(
+            F.when(name.isin(*LINE_FIELDS), F.lit("line.")).otherwise(F.lit("")),
+            name,
+            F.lit(" is a JSON "),
+            F.when(kind == "{", F.lit("object"))
+            .when(kind == "[", F.lit("array"))
+            .otherwise(F.lit("boolean")),
+            F.lit(", not text or a number"),
+        ),
+    )
 
 
 def _parse_error(value: Column, body: Column, event: Column, document: Column) -> Column:
     """Why the record is not a usable event; null when it is. `body` is the value as UTF-8
     text without a leading byte-order mark, `event` its `from_json` struct, `document` the
-    body parsed as strict JSON inside `[...]` (null when it is not). Costly checks sit in the
-    branch of the records that need them (a CASE evaluates only the branch it takes)."""
-    one_value = (
-        F.variant_get(document, "$[0]", "variant").isNotNull()
-        & F.variant_get(document, "$[1]", "variant").isNull()
-    )
+    body parsed as strict JSON inside `[...]` (null when it is not). The checks every record
+    needs are cheap; the costly ones only word the reason, in the branch of the records that
+    failed a cheap one (a CASE evaluates only the branch it takes)."""
     # `[V] T` hides trailing data that starts with `]`; inside {"v": ...} it is an error.
     closed = (F.instr(body, "]") == 0) | F.json_object_keys(
         F.concat(F.lit('{"v":'), body, F.lit("}"))
@@ -115,30 +126,26 @@ def _parse_error(value: Column, body: Column, event: Column, document: Column) -
     line = _json_type(document, "$[0].line")
     return (
         F.when(value.isNull(), F.lit("no value (tombstone)"))
-        .when(F.regexp_like(body, F.lit(r"^\s*$")), F.lit("empty payload"))
+        .when(F.btrim(body, F.lit(" \t\n\r\f\u000b")) == "", F.lit("empty payload"))
         .when(~F.is_valid_utf8(value.cast("string")), F.lit("payload is not valid UTF-8"))
         .when(
-            document.isNull() | ~one_value | ~closed,
+            document.isNull() | F.variant_get(document, "$[1]", "variant").isNotNull() | ~closed,
             F.when(_has_duplicate_key(body), F.lit("invalid JSON: duplicate key")).otherwise(
                 F.lit("invalid JSON")
             ),
         )
+        # from_json reads an object only, and `line` as a struct only when it is an object
         .when(
-            event_id.isNull(),
-            F.when(
-                ~_json_type(document, "$[0]").startswith("OBJECT"), F.lit("payload is not a JSON object")
-            ).otherwise(F.lit("missing event_id")),
-        )
-        .when(event_id == "VOID", F.lit("missing event_id"))
-        .when(event_id != "STRING", F.lit("event_id is not a JSON string"))
-        # from_json reads `line` as a struct only when it is an object
-        .when(
-            event["line"].isNull(),
-            F.when(line.isNull() | (line == "VOID"), F.lit("missing line object"))
+            event["event_id"].isNull() | event["line"].isNull(),
+            F.when(~_json_type(document, "$[0]").startswith("OBJECT"), F.lit("payload is not a JSON object"))
+            .when(event_id.isNull() | (event_id == "VOID"), F.lit("missing event_id"))
+            .when(event_id != "STRING", F.lit("event_id is not a JSON string"))
+            .when(line.isNull() | (line == "VOID"), F.lit("missing line object"))
             .when(~line.startswith("OBJECT"), F.lit("line is not a JSON object"))
             .otherwise(F.lit("invalid JSON")),
         )
-        .otherwise(_first_field_of_wrong_type(event, document))
+        .when(event_id != "STRING", F.lit("event_id is not a JSON string"))
+        .when(_could_be_of_wrong_type(event), _field_of_wrong_type(document))
     )
 
 

@@ -181,3 +181,11 @@ def test_a_stamped_batch_has_the_contracts_bronze_schema(spark):
     bronze = with_batch_metadata(parse_events(kafka_rows(spark, [GOOD, b"x"])), 7)
     assert bronze.schema == bronze_spark_schema()
     assert bronze.toArrow().schema == bronze_arrow_schema()
+
+
+def test_the_bronze_session_falls_back_from_methods_the_jvm_would_not_compile(spark):
+    """Whole-stage code over 8,000 bytes runs interpreted (twice the transform's CPU, measured)."""
+    from ingest.bronze.job import SESSION_CONF
+
+    assert SESSION_CONF == {"spark.sql.codegen.hugeMethodLimit": "8000"}
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
