@@ -28,6 +28,9 @@ from ingest.config import BronzeConfig
 SESSION_CONF = {"spark.sql.codegen.hugeMethodLimit": "8000"}
 
 
+STREAMING_EXECUTION_LOGGER = "org.apache.spark.sql.execution.streaming.runtime"
+
+
 def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
     """A local SparkSession sized for a 2-core machine; on Databricks, the cluster's session."""
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
@@ -50,6 +53,10 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    # A query that fails is reported by `run`, reason first, in one line; Spark's own ERROR log
+    # of it (a JVM stack trace of a hundred lines) only buries that line.
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(STREAMING_EXECUTION_LOGGER, log4j.Level.OFF)
     return spark
 
 
@@ -117,42 +124,90 @@ class BronzeRun:
 
 
 def run(config: BronzeConfig, available_now: bool, spark: SparkSession | None = None) -> BronzeRun:
-    """Run the query until drained (available-now) or stopped (Ctrl-C in continuous mode)."""
+    """Run the query until drained (available-now) or stopped (Ctrl-C in continuous mode).
+
+    A full disk does not end the run: the batch that could not be written is not committed
+    (Delta and the checkpoint only ever point at whole files), so the ingester says so once,
+    waits for space and restarts the query, which replays that batch.
+    """
     spark = spark or local_spark()
-    query = start(spark, config, available_now)
     mode = "drain (available now)" if available_now else f"continuous, every {config.trigger_interval}"
     print(f"bronze: {mode} -> {config.table_path}", file=sys.stderr)
     stats = BronzeRun()
-    seen_batch = -1
     started = time.monotonic()
+    while True:
+        query = start(spark, config, available_now)
+        failure = _follow(query, stats, started)
+        if failure is None:
+            return stats
+        if NO_SPACE not in failure:
+            _raise(failure)
+        _wait_for_space(config)
+
+
+NO_SPACE = "No space left on device"
+SPACE_NEEDED_BYTES = 8 * 1024 * 1024
+SPACE_POLL_S = 2.0
+
+
+def _follow(query, stats: BronzeRun, started: float) -> str | None:
+    """Report each micro-batch until the query ends; its failure's text, or None."""
+    seen_batch = -1
     try:
         while query.isActive:
             query.awaitTermination(2)
             for progress in query.recentProgress:
                 if progress["batchId"] > seen_batch:
                     seen_batch = progress["batchId"]
-                    rows = progress["numInputRows"]
-                    if rows:
-                        stats.landed += rows
-                        stats.batches.append((rows, progress["durationMs"]["triggerExecution"] / 1000))
-                        elapsed = time.monotonic() - started
-                        print(
-                            f"bronze: batch {seen_batch}: {rows:,} events, {stats.landed:,} in total, "
-                            f"{stats.landed / elapsed:,.0f} events/s",
-                            file=sys.stderr,
-                        )
+                    _report_batch(progress, stats, started)
     except KeyboardInterrupt:
         print("bronze: stopping", file=sys.stderr)
         query.stop()
     except StreamingQueryException:
-        pass  # reported below, with the reason first
+        pass  # reported by the caller, with the reason first
     failure = query.exception()
-    if failure is not None:
-        text = str(failure)
-        if "OffsetMismatchError" in text:
-            from ingest.bronze.kafka_source import OffsetMismatchError
+    return None if failure is None else str(failure)
 
-            reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
-            raise OffsetMismatchError(reason) from None
-        raise RuntimeError(f"bronze query failed: {text}") from None
-    return stats
+
+def _report_batch(progress: dict, stats: BronzeRun, started: float) -> None:
+    rows = progress["numInputRows"]
+    if rows:
+        stats.landed += rows
+        stats.batches.append((rows, progress["durationMs"]["triggerExecution"] / 1000))
+        elapsed = time.monotonic() - started
+        print(
+            f"bronze: batch {progress['batchId']}: {rows:,} events, {stats.landed:,} in total, "
+            f"{stats.landed / elapsed:,.0f} events/s",
+            file=sys.stderr,
+        )
+
+
+def _raise(text: str) -> None:
+    if "OffsetMismatchError" in text:
+        from ingest.bronze.kafka_source import OffsetMismatchError
+
+        reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
+        raise OffsetMismatchError(reason) from None
+    raise RuntimeError(f"bronze query failed: {text}") from None
+
+
+def _wait_for_space(config: BronzeConfig) -> None:
+    """Say once that the disk is full and where, then wait until it has room again."""
+    where = [p for p in (config.table_path, config.checkpoint_path) if "://" not in p]
+    print(
+        f"bronze: no space left on device for {' / '.join(where)}: the micro-batch was not "
+        f"committed; waiting for {SPACE_NEEDED_BYTES // 2**20} MB free, then it is written again",
+        file=sys.stderr,
+    )
+    waited = time.monotonic()
+    while min((_free_bytes(p) for p in where), default=SPACE_NEEDED_BYTES) < SPACE_NEEDED_BYTES:
+        time.sleep(SPACE_POLL_S)
+    print(f"bronze: space freed after {time.monotonic() - waited:.0f} s; resuming", file=sys.stderr)
+
+
+def _free_bytes(path: str) -> int:
+    """Free bytes on the filesystem holding `path` (or its nearest existing parent)."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free

@@ -40,6 +40,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from ingest import failpoints
 from ingest.config import KafkaConfig
 
 SOURCE_NAME = "kafka_python"
@@ -306,6 +307,7 @@ def read_partition(options: dict[str, str], part: KafkaPartition) -> Iterator:
                 stamps.append(ts * 1000 if ts >= 0 else None)
                 types.append(ts_type)
                 next_offset = offset + 1
+            failpoints.reach("bronze.fetch", next_offset)
             if len(offsets) >= ARROW_CHUNK_ROWS or next_offset >= part.end:
                 n = len(offsets)
                 yield pa.RecordBatch.from_arrays(

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
+from ingest import failpoints
+
 log = logging.getLogger(__name__)
 
 BatchWriter = Callable[[DataFrame, int], None]
@@ -47,6 +49,7 @@ def deltalake_writer(table_path: str, checkpoint_path: str, query_name: str) -> 
             log.warning("batch %s already in %s (replay after a restart): skipped", batch_id, table_path)
             return
         table = batch_df.toArrow()
+        failpoints.reach("bronze.delta_commit", batch_id)
         write_deltalake(
             table_path,
             table,
@@ -56,6 +59,7 @@ def deltalake_writer(table_path: str, checkpoint_path: str, query_name: str) -> 
                 custom_metadata={"bronze_batch_id": str(batch_id), "rows": str(table.num_rows)},
             ),
         )
+        failpoints.reach("bronze.after_commit", batch_id)
 
     return write
 
