@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
+.PHONY: setup demo test lint bench bench-freshness bench-api chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,12 @@ bench-api: setup
 
 bench-freshness: setup
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
+
+## The chaos suite: Bronze SIGKILLed at 24 chosen points, its disk filled, dbt killed mid-model, the
+## relay, Bronze, PostgreSQL and the broker killed under `make run`; a results table (lost, duplicated)
+## printed and appended to bench/chaos.md. Needs root (a small tmpfs). `make test` runs a bounded one.
+chaos: setup
+	$(PY) -m tests.chaos --out bench/chaos.md
 
 ## The whole pipeline, continuously: PostgreSQL orders + outbox, relay, broker, Bronze, Silver, Gold.
 ## Ctrl-C stops it. RATE=orders/s; FAST=1 runs Silver and Gold every 10 s instead of 5 and 15 min.

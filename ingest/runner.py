@@ -13,14 +13,17 @@ cadences; `--fast` runs both every 10 seconds). Every interval it prints one sta
 
 Each run starts from empty (the local broker keeps topics in memory only, so Bronze, its
 checkpoint, the warehouse and the orders database start again with it). Ctrl-C or SIGTERM
-stop it cleanly: simulator, relay, Bronze, dbt, then PostgreSQL and the broker. A relay that
-exits is restarted (it resumes from its slot). A broker that dies takes its topic with it,
-and with it the events Bronze had not read yet: the runner starts a new broker, restarts
-Bronze on the new topic from its start, publishes again from the outbox what Bronze lacks
-(the relay keeps published rows for `--outbox-retention-minutes`; ingest.orders.replay),
-restarts the relay, and says so in one line (`_recover_from_broker_loss`). With
-`--duration` it stops placing orders after that many seconds, lets the relay, Bronze, Silver
-and Gold catch up, and prints the final counts (used by the tests and the benchmark).
+stop it cleanly: simulator, relay, Bronze, dbt, then PostgreSQL and the broker. A relay or a
+Bronze ingester that exits is restarted (the relay resumes from its slot, Bronze from its
+checkpoint, its batches idempotent); PostgreSQL, if it dies, is started again on its port
+(crash recovery; the relay and the simulator reconnect by themselves). A broker that dies
+takes its topic with it, and with it the events Bronze had not read yet: the runner starts a
+new broker, restarts Bronze on the new topic from its start, publishes again from the outbox
+what Bronze lacks (the relay keeps published rows for `--outbox-retention-minutes`;
+ingest.orders.replay), restarts the relay, and says so in one line
+(`_recover_from_broker_loss`). Each recovery is one line on the console. With `--duration`
+it stops placing orders after that many seconds, lets the relay, Bronze, Silver and Gold
+catch up, and prints the final counts (used by the tests and the benchmark).
 
 The parts: options (ingest.run_options), child processes (ingest.processes), the dbt worker
 (ingest.dbt), when dbt runs (ingest.schedule), what is measured (ingest.measure).
@@ -47,8 +50,13 @@ from ingest.processes import Child, ingest_command
 from ingest.run_options import RunnerOptions
 from ingest.schedule import LAYERS, DbtScheduler
 
-MAX_RELAY_RESTARTS = 5
-MAX_BROKER_RESTARTS = 3
+# how often a child (or PostgreSQL, or the broker) may die before the run gives up
+MAX_RESTARTS = {"relay": 5, "bronze": 5, "postgres": 3, "broker": 3}
+RESTART_LINE = {
+    "relay": "the relay exited; restarting it (it resumes from its replication slot)",
+    "bronze": "the Bronze ingester exited; restarting it (it resumes from its checkpoint, and a "
+    "batch it had already written is skipped, not written twice)",
+}
 TICK_S = 0.2
 # a timed run's catch-up gets this much longer after a broker loss (Bronze restarts)
 BROKER_LOSS_DRAIN_S = 90.0
@@ -91,6 +99,7 @@ class Pipeline:
     topic_end: TopicEnd
     api: Child | None = None
     broker: broker.Broker | None = None
+    pg: postgres.Postgres | None = None
     kafka: KafkaConfig | None = None
     env: dict[str, str] = field(default_factory=dict)  # the children's (shared, updated on a new port)
 
@@ -107,7 +116,7 @@ class Runner:
         self.dbt: DbtScheduler | None = None
         self.topic_end: TopicEnd | None = None
         # the loop's state
-        self.relay_restarts = 0
+        self.restarts = dict.fromkeys(MAX_RESTARTS, 0)
         self.bronze_base = 0  # Bronze rows landed from lost topics (the current one starts after)
         self.kafka_log: logging.Logger | None = None
         self.simulating_since = 0.0
@@ -210,7 +219,7 @@ class Runner:
         if dashboard is not None:
             self.say(f"run: dashboard on http://127.0.0.1:{opts.dashboard_port}")
         self.topic_end = TopicEnd(kafka, self.kafka_log)
-        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api, b, kafka, env)
+        return Pipeline(pg.dsn(), simulator, relay, bronze, self.dbt, self.topic_end, api, b, pg, kafka, env)
 
     def _child_env(self, kafka: KafkaConfig, dsn: str) -> dict[str, str]:
         """The children's environment: ours, plus where the data, the broker and the orders are."""
@@ -270,26 +279,49 @@ class Runner:
         self.report.dbt_failures = p.dbt.failures
 
     def _watch_children(self, p: Pipeline) -> None:
-        """Recover from a broker that died; restart a relay that exited (it resumes from the
-        slot, a few times); Bronze exiting, or the simulator failing, ends the run."""
+        """Recover from a broker or a PostgreSQL that died; restart a relay or a Bronze that
+        exited (a few times each); the API exiting, or the simulator failing, ends the run."""
         if p.broker is not None and not services.pid_alive(p.broker.pid):
             self._recover_from_broker_loss(p)
             return
-        if p.relay.poll() is not None:
-            self.relay_restarts += 1
-            if self.relay_restarts > MAX_RELAY_RESTARTS:
-                raise RuntimeError(f"run: the relay exited {self.relay_restarts} times:\n{p.relay.tail()}")
-            self.say(f"run: the relay exited ({p.relay.poll()}); restarting it: {p.relay.tail(1)}")
-            p.relay.start()
+        if p.pg is not None and not services.pid_alive(p.pg.pid):
+            self._recover_from_database_loss(p)
+        for child in (p.relay, p.bronze):
+            if child.poll() is not None:
+                self._count_restart(child.name, child.tail())
+                self.say(f"run: {RESTART_LINE[child.name]}; exit code {child.poll()}: {child.tail(1)}")
+                child.start()
         if p.api is not None and p.api.poll() is not None:
             raise RuntimeError(f"run: the analytics API exited ({p.api.poll()}):\n{p.api.tail()}")
-        bronze = p.bronze
-        if bronze.poll() is not None:
-            raise RuntimeError(
-                f"run: bronze exited ({bronze.poll()}); last lines of {bronze.log_path}:\n{bronze.tail()}"
-            )
         if p.simulator.poll() not in (None, 0):
             raise RuntimeError(f"run: simulator failed; last lines:\n{p.simulator.tail()}")
+
+    def _count_restart(self, name: str, details: str = "") -> None:
+        self.restarts[name] += 1
+        if self.restarts[name] > MAX_RESTARTS[name]:
+            raise RuntimeError(f"run: {name} died {self.restarts[name]} times; stopping\n{details}".rstrip())
+
+    def _recover_from_database_loss(self, p: Pipeline) -> None:
+        """PostgreSQL died (killed, out of memory): start it again from its data directory on
+        the same port. Its crash recovery replays the WAL, so every committed order, the outbox
+        and the replication slot are back; the relay and the simulator retry their connections
+        until it answers, and nothing they had not committed was confirmed."""
+        detected = time.monotonic()
+        lost = p.pg
+        self._count_restart("postgres")
+        deadline = detected + 60
+        while True:  # until the dead server's last backends have let go of its shared memory
+            try:
+                p.pg = postgres.start(port=lost.port, data=self.data)
+                break
+            except postgres.PostgresError as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"run: PostgreSQL died and would not start again: {exc}") from exc
+                time.sleep(1.0)
+        self.say(
+            f"run: PostgreSQL (pid {lost.pid}) died; started again on port {p.pg.port} in "
+            f"{time.monotonic() - detected:.1f}s (crash recovery); relay and simulator reconnect"
+        )
 
     def _recover_from_broker_loss(self, p: Pipeline) -> None:
         """The broker died: its topic (memory only) is gone, with the events it acknowledged
@@ -307,8 +339,7 @@ class Runner:
         until = datetime.now(UTC)
         lost = p.broker
         self.report.broker_restarts += 1
-        if self.report.broker_restarts > MAX_BROKER_RESTARTS:
-            raise RuntimeError(f"run: the broker died {self.report.broker_restarts} times; stopping")
+        self._count_restart("broker")
         p.relay.kill()
         p.bronze.kill()
         p.topic_end.close()
@@ -322,6 +353,7 @@ class Runner:
             "bronze", "--trigger-interval", self.options.bronze_trigger, "--reset-checkpoint"
         )
         p.bronze.start()  # its SparkSession starts while the replay publishes
+        p.bronze.args = ingest_command("bronze", "--trigger-interval", self.options.bronze_trigger)
         try:
             result = replay.publish(p.dsn, p.kafka, plan, until, self.kafka_log)
         except replay.ReplayError as exc:

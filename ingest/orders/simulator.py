@@ -174,7 +174,9 @@ def simulate(
                     result.rejected += 1
                     print(f"simulator: order {number + 1} rejected: {exc}", file=sys.stderr)
                     break
-                except psycopg2.OperationalError as exc:
+                except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                    # InterfaceError: the server died under an open transaction, and closing
+                    # it then finds the connection already closed
                     print(
                         f"simulator: orders database unavailable ({str(exc).strip().splitlines()[0]}); "
                         f"retrying in {backoff:.1f}s",

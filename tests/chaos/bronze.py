@@ -31,6 +31,11 @@ from .results import Fault
 
 BATCH = 1_000  # events per micro-batch: many small batches, many points to kill at
 WAIT_S = 300.0
+WHEN = {
+    "bronze.fetch": "during a fetch",
+    "bronze.delta_commit": "during the Delta commit",
+    "bronze.after_commit": "between Delta commit and checkpoint",
+}
 QUERY_NAME = BronzeConfig.__dataclass_fields__["query_name"].default
 
 
@@ -135,8 +140,7 @@ class BronzeRig:
 def kill_trials(rig: BronzeRig, points: tuple[str, ...], trials_per_point: int, rnd: random.Random) -> Fault:
     """`trials_per_point` kills of the ingester at each of `points` in turn, then a clean
     drain; Bronze counted by Kafka coordinates."""
-    labels = [failpoints.POINTS[p].split(" (")[0] for p in points]
-    fault = Fault("Bronze SIGKILL " + " / ".join(labels))
+    fault = Fault("Bronze SIGKILL " + " / ".join(WHEN[p] for p in points))
     started, events_before, first_log = time.monotonic(), rig.published, len(rig.logs)
     landed_where: dict[str, int] = {}
     for _ in range(trials_per_point):
@@ -144,6 +148,7 @@ def kill_trials(rig: BronzeRig, points: tuple[str, ...], trials_per_point: int, 
             where = _kill_once(rig, point, rnd)
             landed_where[where] = landed_where.get(where, 0) + 1
             fault.trials += 1
+            print(f"chaos: Bronze kill {fault.trials} ({point}): {where}", flush=True)
     assert rig.drain() == 0, f"the clean drain after {points} failed: {rig.logs[-1]}"
     skipped = sum("already in" in rig.log_text(i) for i in range(first_log, len(rig.logs)))
     tally = bronze_tally(rig.data.bronze_table, rig.published)
@@ -238,6 +243,7 @@ def disk_full_trial(root: Path, rounds: int, megabytes: int = 96) -> Fault:
                 (disk / "ballast").unlink()
                 _wait(lambda: _landed(rig) == rig.published, proc, rig, "the ingester to resume")
                 fault.trials += 1
+                print(f"chaos: disk full {fault.trials}: said so, waited, resumed", flush=True)
                 text = rig.log_text()
                 assert text.count("Traceback") == 0, f"a traceback on the ingester's output: {rig.logs[-1]}"
         finally:

@@ -28,7 +28,15 @@ def dbt_build(rig: BronzeRig, *extra: str) -> subprocess.Popen:
     target = rig.data.root / "dbt-target"
     rig.data.warehouse.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [dbt_executable(), "--no-use-colors", "build", *profile_args("local"), "--target-path", str(target), *extra],
+        [
+            dbt_executable(),
+            "--no-use-colors",
+            "build",
+            *profile_args("local"),
+            "--target-path",
+            str(target),
+            *extra,
+        ],
         cwd=PROJECT_DIR,
         env={**rig.env(), "DBT_LOG_PATH": str(rig.log_dir)},
         stdout=subprocess.PIPE,
@@ -81,6 +89,7 @@ def dbt_kill_trials(rig: BronzeRig, trials: int, rnd: random.Random) -> Fault:
         killed_in.append(kill_during_a_model(rig, rnd, models_before=rnd.randint(0, 12 if trial else 4)))
         usable(rig)
         fault.trials += 1
+        print(f"chaos: dbt kill {fault.trials} in {killed_in[-1]}; the DuckDB file opens", flush=True)
     build = dbt_build(rig)
     output = build.stdout.read()
     assert build.wait() == 0, f"the build after the kills failed:\n{output[-3000:]}"
