@@ -4,13 +4,16 @@
         unique_key=['run_id', 'outcome', 'reason'],
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
+        pre_hook="{{ delete_reasons_of_unrecorded_runs() if is_incremental() }}",
     )
 }}
 
 -- The data-quality record, by reason: for each Silver run (int_data_quality_runs), the lines
 -- held back per quality rule (quarantined or failed; a line that breaks several rules counts
 -- under each) and the trusted lines left out of the count per exclusion reason. Only reasons
--- with lines; appended once per run like its parent.
+-- with lines; appended once per run like its parent, before it: a run's record is complete
+-- once its int_data_quality_runs row exists. The reasons of a run killed before that row was
+-- written are deleted by the next run (macros/quality_rules/delete_reasons_of_unrecorded_runs.sql).
 {#- The run: dbt's id of this invocation and when it started (known once dbt executes). -#}
 {%- set run_id = invocation_id if execute else '' -%}
 {%- set run_started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') if execute else '' %}

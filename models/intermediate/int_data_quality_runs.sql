@@ -7,6 +7,7 @@
     )
 }}
 
+-- depends_on: {{ ref('int_data_quality_run_reasons') }}
 -- The data-quality record: one row per dbt invocation that builds Silver (the runner's and
 -- the Silver job's `dbt build --select tag:silver`), appended, never rewritten: the state of
 -- Silver's books when the run ended. A new run id per invocation (dbt's invocation_id), so

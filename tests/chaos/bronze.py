@@ -171,16 +171,16 @@ def _kill_once(rig: BronzeRig, point: str, rnd: random.Random) -> str:
         spec = f"{point}@{batch}"
     code = rig.drain(failpoint=spec)
     assert code == -signal.SIGKILL, f"{spec}: the ingester was not killed (exit {code}): {rig.logs[-1]}"
-    return _where_it_died(rig, batch)
+    return _where_it_died(rig)
 
 
-def _where_it_died(rig: BronzeRig, batch: int) -> str:
-    """What the kill left: the batch neither in Delta nor done, in Delta only, or both."""
-    in_delta = rig.delta_batch() >= batch
-    done = rig.committed_batches() > batch
-    if not in_delta:
-        return "before the batch's Delta commit"
-    return "after the Delta commit, before the checkpoint" if not done else "after the whole batch"
+def _where_it_died(rig: BronzeRig) -> str:
+    """Where the kill left the ingester: Delta holding a batch that Spark's checkpoint does
+    not record as done (killed between the two commits), or not (killed before the next
+    batch's Delta commit; a killed fetch always is)."""
+    if rig.delta_batch() >= rig.committed_batches():
+        return "after the Delta commit, before the checkpoint"
+    return "before the batch's Delta commit"
 
 
 # -- the disk fills up -----------------------------------------------------------------------

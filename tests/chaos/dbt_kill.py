@@ -52,7 +52,9 @@ def kill_during_a_model(rig: BronzeRig, rnd: random.Random, models_before: int) 
     proc = dbt_build(rig)
     started = 0
     running = ""
+    seen: list[str] = []
     for line in proc.stdout:
+        seen.append(line)
         found = MODEL_STARTED.search(line)
         if found:
             started += 1
@@ -63,7 +65,7 @@ def kill_during_a_model(rig: BronzeRig, rnd: random.Random, models_before: int) 
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(30)
-    assert running, "dbt started no model before it was killed"
+    assert running, "dbt started no model before it was killed:\n" + "".join(seen[-20:])
     return running
 
 
@@ -92,7 +94,8 @@ def dbt_kill_trials(rig: BronzeRig, trials: int, rnd: random.Random) -> Fault:
         print(f"chaos: dbt kill {fault.trials} in {killed_in[-1]}; the DuckDB file opens", flush=True)
     build = dbt_build(rig)
     output = build.stdout.read()
-    assert build.wait() == 0, f"the build after the kills failed:\n{output[-3000:]}"
+    failed = [line.strip() for line in output.splitlines() if re.search(r"(Failure|Error) in ", line)]
+    assert build.wait() == 0, f"the build after the kills failed: {'; '.join(failed)}\n{output[-3000:]}"
     tally = silver_tally(rig.data.warehouse, bronze_event_ids(rig.data.bronze_table))
     fault.events, fault.lost, fault.duplicated = tally.expected, tally.lost, tally.duplicated
     fault.seconds = time.monotonic() - started

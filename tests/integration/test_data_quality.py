@@ -300,3 +300,24 @@ def test_dbt_source_freshness_reads_bronze_on_the_local_target(tmp_path):
     fresh = source_freshness(data, fails=False)
     assert fresh["status"] == "pass"
     assert abs((datetime.fromisoformat(fresh["max_loaded_at"]) - now).total_seconds()) < 1
+
+
+def test_reasons_of_a_run_killed_before_its_record_are_dropped_by_the_next_run(tmp_path):
+    """dbt killed after a run wrote its reasons but before its int_data_quality_runs row: the
+    reasons name a run that does not exist (the chaos suite found it: the relationship test
+    then failed on every later build). The next run deletes them."""
+    data = DataDir(tmp_path)
+    data.warehouse.parent.mkdir(parents=True)
+    BronzeWriter(str(data.bronze_table)).append(BATCH_0, minutes_after_base=5)
+    run_dbt("build", data=data)
+    with duckdb.connect(str(data.warehouse)) as con:
+        recorded = con.execute("select count(*) from silver.int_data_quality_run_reasons").fetchone()[0]
+        con.execute(
+            "insert into silver.int_data_quality_run_reasons "
+            "select * replace ('killed-run' as run_id) from silver.int_data_quality_run_reasons"
+        )
+    assert recorded > 0, "the first run recorded no reason: nothing to copy into a killed run"
+    run_dbt("build", data=data)  # its relationship test fails if a reason names no run
+    runs, reasons = record(data.warehouse)
+    assert "killed-run" not in reasons and len(runs) == 2
+    assert sum(len(by_reason) for by_reason in reasons.values()) >= recorded
