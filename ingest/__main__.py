@@ -110,6 +110,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from ingest import bench
 
     data = DataDir.from_env()
+    if args.scaling:
+        from ingest import scaling_bench
+
+        multiples = [int(m) for m in args.multiples.split(",")]
+        return scaling_bench.main(multiples, args.slice_lines, out=args.out, data=data)
     if args.freshness:
         return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out, data=data)
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
@@ -307,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rate", type=float, default=DEFAULT_ORDER_RATE, help="--freshness: orders per second")
     p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead: one Silver + Gold incremental run on 1x, 4x, 16x a year of history vs a full refresh",
+    )
+    p.add_argument("--multiples", default="1,4,16", help="--scaling: years of history, e.g. 1,4,16")
+    p.add_argument("--slice-lines", type=int, default=24_000, help="--scaling: lines in the 5-minute slice")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")
