@@ -93,6 +93,17 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from ingest.bronze import maintenance
+
+    table = DataDir.from_env().bronze_table
+    if not (table / "_delta_log").exists():
+        print(f"compact: no Bronze table at {table} yet", file=sys.stderr)
+        return 1
+    print(maintenance.compact(table, retention_hours=args.retention_hours).summary())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ingest import demo
 
@@ -253,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--synthetic", type=int, metavar="N", help="generate and publish N lines")
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=_cmd_produce)
+
+    p = sub.add_parser("compact", help="compact Bronze's small files and delete the ones no longer needed")
+    p.add_argument(
+        "--retention-hours",
+        type=float,
+        default=1.0,
+        help="keep files a compaction replaced this long for readers that started before it (default 1)",
+    )
+    p.set_defaults(func=_cmd_compact)
 
     p = sub.add_parser("generate", help="write a synthetic v.4a CSV")
     p.add_argument("--rows", type=int, required=True)

@@ -93,6 +93,11 @@ def history_rows(years: int) -> Iterator[tuple[str, ...]]:
             )
 
 
+def _today(row: tuple[str, ...], day: str, years: int) -> tuple[str, ...]:
+    """A slice line: on `day`, with a transaction number after every year of the history."""
+    return (_later_transaction(row[0], years), *row[1:DATE], day, *row[DATE + 1 :])
+
+
 def _later_transaction(transaction_no: str, year: int) -> str:
     """Each year's transaction numbers after the year before's (536366 -> 1536366 in year 1),
     keeping a C or A prefix: numbers stay unique across the history, as the source's are."""
@@ -123,7 +128,7 @@ def write_history(data: DataDir, years: int, slice_lines: int):
         progress.update(size)
     progress.finish()
     today = [
-        event(f"s{i}", dict(zip(LINE_FIELDS, (*row[:DATE], last_day, *row[DATE + 1 :]), strict=True)))
+        event(f"s{i}", dict(zip(LINE_FIELDS, _today(row, last_day, years), strict=True)))
         for i, row in enumerate(SyntheticSales(slice_lines, seed=999).rows())
     ]
     return writer, today
