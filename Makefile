@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
+.PHONY: setup demo test lint bench bench-freshness bench-api bench-scaling chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ bench: setup
 ## The analytics API under load (one year of lines, cached and uncached queries, DuckDB's floor).
 bench-api: setup
 	$(PY) -m ingest api bench --out bench/results.md
+
+## Incremental scaling: one Silver + Gold run for a 5-minute slice on 1, 4 and 16 years of history,
+## beside a full refresh of each (about 30 minutes; 16 years is 8.6M lines); appends to bench/results.md.
+bench-scaling: setup
+	$(PY) -m ingest bench --scaling --multiples $(or $(MULTIPLES),1,4,16) --out bench/results.md
 
 bench-freshness: setup
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md

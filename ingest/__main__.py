@@ -93,6 +93,17 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compact(args: argparse.Namespace) -> int:
+    from ingest.bronze import maintenance
+
+    table = DataDir.from_env().bronze_table
+    if not (table / "_delta_log").exists():
+        print(f"compact: no Bronze table at {table} yet", file=sys.stderr)
+        return 1
+    print(maintenance.compact(table, retention_hours=args.retention_hours).summary())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ingest import demo
 
@@ -110,6 +121,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from ingest import bench
 
     data = DataDir.from_env()
+    if args.scaling:
+        from ingest import scaling_bench
+
+        multiples = [int(m) for m in args.multiples.split(",")]
+        return scaling_bench.main(multiples, args.slice_lines, out=args.out, data=data)
     if args.freshness:
         return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out, data=data)
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
@@ -249,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.set_defaults(func=_cmd_produce)
 
+    p = sub.add_parser("compact", help="compact Bronze's small files and delete the ones no longer needed")
+    p.add_argument(
+        "--retention-hours",
+        type=float,
+        default=1.0,
+        help="keep files a compaction replaced this long for readers that started before it (default 1)",
+    )
+    p.set_defaults(func=_cmd_compact)
+
     p = sub.add_parser("generate", help="write a synthetic v.4a CSV")
     p.add_argument("--rows", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -307,6 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rate", type=float, default=DEFAULT_ORDER_RATE, help="--freshness: orders per second")
     p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
+    p.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead: one Silver + Gold incremental run on 1x, 4x, 16x a year of history vs a full refresh",
+    )
+    p.add_argument("--multiples", default="1,4,16", help="--scaling: years of history, e.g. 1,4,16")
+    p.add_argument("--slice-lines", type=int, default=24_000, help="--scaling: lines in the 5-minute slice")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")

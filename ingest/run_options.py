@@ -33,6 +33,10 @@ class RunnerOptions:
     # how long the relay keeps published outbox rows: what a replay can publish again when
     # the broker dies (memory only) with events Bronze had not read
     outbox_retention_minutes: float = DEFAULT_RETENTION_MINUTES
+    # Bronze compaction (`python -m ingest compact`) this often (0: never), keeping the files
+    # a compaction replaced for `compact_retention_hours` before deleting them
+    compact_every_s: float = 600.0
+    compact_retention_hours: float = 1.0
 
     @classmethod
     def fast(cls, **overrides: object) -> RunnerOptions:
@@ -64,6 +68,7 @@ class RunnerOptions:
             api_port=args.api_port,
             dashboard_port=args.dashboard_port,
             outbox_retention_minutes=args.outbox_retention_minutes,
+            compact_every_s=args.compact_every if args.compact_every is not None else base.compact_every_s,
             silver_lookback_hours=(
                 args.silver_lookback_minutes / 60
                 if args.silver_lookback_minutes is not None
@@ -110,6 +115,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"--fast {FAST_LOOKBACK_HOURS * 60:g})",
     )
     p.add_argument("--lines", type=int, default=slow.lines, help="synthetic lines available to the simulator")
+    p.add_argument(
+        "--compact-every",
+        type=float,
+        default=None,
+        help=f"seconds between Bronze compactions (default {slow.compact_every_s:g}; 0: never)",
+    )
     p.add_argument(
         "--api-port",
         type=int,

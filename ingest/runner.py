@@ -117,6 +117,8 @@ class Runner:
         self.topic_end: TopicEnd | None = None
         # the loop's state
         self.restarts = dict.fromkeys(MAX_RESTARTS, 0)
+        self.compactor: Child | None = None
+        self.next_compact = 0.0
         self.bronze_base = 0  # Bronze rows landed from lost topics (the current one starts after)
         self.kafka_log: logging.Logger | None = None
         self.simulating_since = 0.0
@@ -181,7 +183,9 @@ class Runner:
         bronze = Child(
             "bronze", ingest_command("bronze", "--trigger-interval", opts.bronze_trigger), env, self.data.run
         )
-        self.children = [simulator, relay, bronze]
+        compact_args = ("compact", "--retention-hours", f"{opts.compact_retention_hours:g}")
+        self.compactor = Child("compact", ingest_command(*compact_args), env, self.data.run)
+        self.children = [simulator, relay, bronze, self.compactor]
         api = None
         if opts.api_port:
             api = Child("api", ingest_command("api", "--port", str(opts.api_port)), env, self.data.run)
@@ -262,10 +266,12 @@ class Runner:
     def _loop(self, p: Pipeline) -> None:
         now = time.monotonic()
         self.next_status = now + self.options.status_every_s
+        self.next_compact = now + self.options.compact_every_s
         self.last_orders_at = self.simulating_since = now
         while not self.stopping:
             now = time.monotonic()
             self._watch_children(p)
+            self._compact_bronze_when_due(now)
             self._start_clock_once_bronze_exists(p.dbt, now)
             self._take_finished_run(p.dbt)
             self._launch_due_runs(p.dbt, now)
@@ -370,6 +376,19 @@ class Runner:
             f"{p.broker.bootstrap_servers} in {seconds:.1f}s; {result.summary()}; relay and Bronze "
             "restarted (Bronze reads the new topic from its start)"
         )
+
+    def _compact_bronze_when_due(self, now: float) -> None:
+        """Bronze compaction in a child process on its cadence (ingest.bronze.maintenance): the
+        ingester keeps appending meanwhile; a failure is said once and retried next time."""
+        every, child = self.options.compact_every_s, self.compactor
+        running = child is not None and child.proc is not None and child.poll() is None
+        if not every or child is None or now < self.next_compact or running:
+            return
+        if child.proc is not None and child.poll() != 0:
+            self.say(f"run: Bronze compaction failed ({child.poll()}): {child.tail(1)}")
+        self.next_compact = now + every
+        if (self.data.bronze_table / "_delta_log").exists():
+            child.start()
 
     def _start_clock_once_bronze_exists(self, dbt: DbtScheduler, now: float) -> None:
         if not dbt.clock_started and (self.data.bronze_table / "_delta_log").exists():

@@ -149,7 +149,10 @@ final as (
         kafka_offset,
         source_event_at,
         bronze_batch_id,
-        bronze_ingested_at
+        bronze_ingested_at,
+        -- when this run (re)computed the line: downstream models pick up every line changed
+        -- since their last run, late copies and newly flagged duplicates included
+        {{ run_started_at_literal() }} as silver_recomputed_at
     from classified
 
 )

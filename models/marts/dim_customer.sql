@@ -1,32 +1,19 @@
 -- One current row per known customer; the country is that of the latest line (by sale
 -- date, then event order), so a customer seen in several countries has one, deterministically.
-with sales_lines as (
+-- Built from int_customer_state and int_customer_countries, which Silver keeps
+-- incrementally: a run costs the customers, not the history of their lines.
+with state as (
 
-    select * from {{ ref('int_sales_lines') }}
-    where customer_no is not null
-
-),
-
-ranked as (
-
-    select
-        sales_lines.*,
-        row_number() over (
-            partition by sales_lines.customer_no
-            order by {{ latest_line_first('sales_lines') }}
-        ) as recency_rank
-    from sales_lines
+    select * from {{ ref('int_customer_state') }}
 
 ),
 
-history as (
+countries as (
 
     select
         customer_no,
-        count(distinct source_country) as country_count,
-        min(sale_date) as first_purchase_date,
-        max(sale_date) as last_purchase_date
-    from sales_lines
+        count(*) as country_count
+    from {{ ref('int_customer_countries') }}
     group by customer_no
 
 ),
@@ -34,17 +21,16 @@ history as (
 final as (
 
     select
-        {{ dbt.hash('ranked.customer_no') }} as customer_key,
-        ranked.customer_no,
-        {{ dbt.hash("coalesce(ranked.country_code, 'unknown')") }} as country_key,
-        ranked.country as current_country,
-        cast(history.country_count as int) as country_count,
-        history.first_purchase_date,
-        history.last_purchase_date
-    from ranked
-    inner join history
-        on ranked.customer_no = history.customer_no
-    where ranked.recency_rank = 1
+        {{ dbt.hash('state.customer_no') }} as customer_key,
+        state.customer_no,
+        {{ dbt.hash("coalesce(state.country_code, 'unknown')") }} as country_key,
+        state.country as current_country,
+        cast(coalesce(countries.country_count, 0) as int) as country_count,
+        state.first_sale_date as first_purchase_date,
+        state.last_sale_date as last_purchase_date
+    from state
+    left join countries
+        on state.customer_no = countries.customer_no
 
 )
 

@@ -1,31 +1,19 @@
 -- One current row per product: the name and price of its latest line (by sale date, then
--- event order), so a renamed or re-priced product shows what it is now.
-with sales_lines as (
+-- event order), so a renamed or re-priced product shows what it is now. Built from
+-- int_product_state and int_product_names, which Silver keeps incrementally: a run costs
+-- the products, not the history of their lines.
+with state as (
 
-    select * from {{ ref('int_sales_lines') }}
-
-),
-
-ranked as (
-
-    select
-        sales_lines.*,
-        row_number() over (
-            partition by sales_lines.product_no
-            order by {{ latest_line_first('sales_lines') }}
-        ) as recency_rank
-    from sales_lines
+    select * from {{ ref('int_product_state') }}
 
 ),
 
-history as (
+names as (
 
     select
         product_no,
-        count(distinct product_name) as name_count,
-        min(sale_date) as first_sold_date,
-        max(sale_date) as last_sold_date
-    from sales_lines
+        count(*) as name_count
+    from {{ ref('int_product_names') }}
     group by product_no
 
 ),
@@ -33,19 +21,18 @@ history as (
 final as (
 
     select
-        {{ dbt.hash('ranked.product_no') }} as product_key,
-        ranked.product_no,
-        ranked.product_name,
-        ranked.unit_price as current_unit_price,
-        cast(history.name_count as int) as name_count,
-        ranked.is_non_product,
-        ranked.non_product_description,
-        history.first_sold_date,
-        history.last_sold_date
-    from ranked
-    inner join history
-        on ranked.product_no = history.product_no
-    where ranked.recency_rank = 1
+        {{ dbt.hash('state.product_no') }} as product_key,
+        state.product_no,
+        state.product_name,
+        state.unit_price as current_unit_price,
+        cast(coalesce(names.name_count, 0) as int) as name_count,
+        state.is_non_product,
+        state.non_product_description,
+        state.first_sale_date as first_sold_date,
+        state.last_sale_date as last_sold_date
+    from state
+    left join names
+        on state.product_no = names.product_no
 
 )
 

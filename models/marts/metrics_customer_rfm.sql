@@ -1,17 +1,18 @@
 -- Customer value (RFM): recency, frequency and monetary value as of the day after the
 -- latest sale, scored 1-5 by quintile (ties broken by customer number) and segmented.
-with sales_lines as (
+-- Built from int_customer_transactions (one row per customer and transaction, kept
+-- incrementally): a run costs the transactions, not the lines.
+with transactions as (
 
     -- what customers bought and returned: service lines (postage, fees, ...) do not count
-    select * from {{ ref('fct_sales_lines') }}
-    where customer_key is not null and line_class in ('sale', 'return')
+    select * from {{ ref('int_customer_transactions') }}
 
 ),
 
 as_of as (
 
-    select cast({{ dbt.dateadd('day', 1, 'max(sale_date)') }} as date) as as_of_date
-    from sales_lines
+    select cast({{ dbt.dateadd('day', 1, 'max(last_sale_date)') }} as date) as as_of_date
+    from transactions
 
 ),
 
@@ -19,10 +20,10 @@ per_customer as (
 
     select
         customer_key,
-        max(sale_date) as last_purchase_date,
-        count(distinct case when not is_return then transaction_no end) as frequency,
+        max(last_sale_date) as last_purchase_date,
+        sum(is_purchase) as frequency,
         sum(net_amount) as monetary
-    from sales_lines
+    from transactions
     group by customer_key
 
 ),

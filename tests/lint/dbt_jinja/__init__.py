@@ -8,4 +8,9 @@ With them the macros render offline as dbt renders them for the production targe
 warehouse at lint time, so `execute` is false (as during `dbt parse`).
 """
 
+import datetime
+
 execute = False
+
+# dbt's `run_started_at`: the run's start, in UTC (any fixed value renders the same SQL shape)
+run_started_at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
