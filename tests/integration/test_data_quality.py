@@ -321,3 +321,10 @@ def test_reasons_of_a_run_killed_before_its_record_are_dropped_by_the_next_run(t
     runs, reasons = record(data.warehouse)
     assert "killed-run" not in reasons and len(runs) == 2
     assert sum(len(by_reason) for by_reason in reasons.values()) >= recorded
+
+    # the very first run killed before its record: no int_data_quality_runs table at all
+    with duckdb.connect(str(data.warehouse)) as con:
+        con.execute("drop table silver.int_data_quality_runs")
+    run_dbt("build", data=data)
+    runs, reasons = record(data.warehouse)  # KeyError if a reason names a run not recorded
+    assert len(runs) == 1 and set(reasons) == {runs[0]["run_id"]}
