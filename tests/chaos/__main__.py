@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from .results import table, write
-from .suite import FULL, QUICK, run_suite
+from .suite import FULL, PARTS, QUICK, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,13 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="the random points (default: a new one)")
     parser.add_argument("--out", type=Path, default=None, help="append the results table to this file")
     parser.add_argument("--keep", action="store_true", help="keep the trials' data directories and logs")
+    parser.add_argument(
+        "--only", default=",".join(PARTS), help=f"some faults, comma-separated (default {','.join(PARTS)})"
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     root = Path(tempfile.mkdtemp(prefix="lakehouse-chaos-", dir="/tmp"))
     root.chmod(0o755)
     print(f"chaos: seed {seed}; data and logs in {root}", flush=True)
     try:
-        faults = run_suite(root, QUICK if args.quick else FULL, random.Random(seed))
+        parts = tuple(args.only.split(","))
+        faults = run_suite(root, QUICK if args.quick else FULL, random.Random(seed), parts)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

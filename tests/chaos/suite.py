@@ -24,7 +24,10 @@ FULL = {
 QUICK = {"bronze_per_point": 1, "disk_rounds": 1, "dbt": 1, "run": ["relay", "postgres", "bronze"]}
 
 
-def run_suite(root: Path, plan: dict, rnd: random.Random) -> list[Fault]:
+PARTS = ("bronze", "dbt", "disk", "run")
+
+
+def run_suite(root: Path, plan: dict, rnd: random.Random, parts: tuple[str, ...] = PARTS) -> list[Fault]:
     faults: list[Fault] = []
 
     def done(name: str, trial: Callable[[], Fault]) -> None:
@@ -42,7 +45,9 @@ def run_suite(root: Path, plan: dict, rnd: random.Random) -> list[Fault]:
 
     with BronzeRig.started(DataDir(root / "bronze")) as rig:
         rig.publish(2_000)
-        if plan["bronze_per_point"] > 1:  # a row per point
+        if "bronze" not in parts:
+            pass
+        elif plan["bronze_per_point"] > 1:  # a row per point
             for point in POINTS:
                 done(
                     f"Bronze SIGKILL at {point}",
@@ -50,7 +55,10 @@ def run_suite(root: Path, plan: dict, rnd: random.Random) -> list[Fault]:
                 )
         else:
             done("Bronze SIGKILL", lambda: kill_trials(rig, POINTS, 1, rnd))
-        done("dbt SIGKILL", lambda: dbt_kill_trials(rig, plan["dbt"], rnd))
-    done("Bronze disk full", lambda: disk_full_trial(root / "disk", plan["disk_rounds"]))
-    done("make run SIGKILLs", lambda: kill_under_make_run(root / "run", plan["run"]))
+        if "dbt" in parts:
+            done("dbt SIGKILL", lambda: dbt_kill_trials(rig, plan["dbt"], rnd))
+    if "disk" in parts:
+        done("Bronze disk full", lambda: disk_full_trial(root / "disk", plan["disk_rounds"]))
+    if "run" in parts:
+        done("make run SIGKILLs", lambda: kill_under_make_run(root / "run", plan["run"]))
     return faults
