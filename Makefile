@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api bench-scaling chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
+.PHONY: setup demo test lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,12 @@ bench-scaling: setup
 
 bench-freshness: setup
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
+
+## Soak: the whole pipeline (runner --fast) for DURATION seconds (default 3600) at RATE orders/s
+## (default 40): a line a minute, then a chart and targets (dbt time, freshness, memory, Bronze files)
+## appended to bench/soak.md; its data in data/soak.
+soak: setup
+	$(PY) -m ingest soak --duration $(or $(DURATION),3600) --rate $(or $(RATE),40) --out bench/soak.md
 
 ## The chaos suite: Bronze SIGKILLed at 24 chosen points, its disk filled, dbt killed mid-model, the
 ## relay, Bronze, PostgreSQL and the broker killed under `make run`; a results table (lost, duplicated)

@@ -131,6 +131,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
 
 
+def _cmd_soak(args: argparse.Namespace) -> int:
+    from ingest import soak
+
+    options = soak.SoakOptions(
+        duration_s=args.duration, rate=args.rate, out=args.out, sample_every_s=args.sample_every
+    )
+    return soak.main(options, DataDir.from_env())
+
+
 def _orders_dsn() -> str:
     """The orders database: ORDERS_DATABASE_DSN, or the cluster this project started."""
     from ingest.orders import postgres
@@ -340,6 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--multiples", default="1,4,16", help="--scaling: years of history, e.g. 1,4,16")
     p.add_argument("--slice-lines", type=int, default=24_000, help="--scaling: lines in the 5-minute slice")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
+        "soak",
+        help="the whole pipeline (runner --fast) for an hour: is it steady? (chart + bench/soak.md)",
+        description="Run `python -m ingest run --fast` in data/soak for --duration seconds of orders, "
+        "print one line a minute (orders/s, dbt run time, freshness, memory per process, Bronze "
+        "files, disk), then draw a chart beside --out, append the results and the four targets "
+        "(dbt run time, freshness p95, memory growth, Bronze files) to --out and print the targets. "
+        "Exit code 1 when a target fails or the runner failed.",
+    )
+    p.add_argument("--duration", type=float, default=3600.0, help="seconds of orders (default 3600)")
+    p.add_argument("--rate", type=float, default=40.0, help="orders per second (default 40)")
+    p.add_argument("--out", default="bench/soak.md", help="results appended here; the chart beside it")
+    p.add_argument(
+        "--sample-every", type=float, default=5.0, help="seconds between memory and disk samples (default 5)"
+    )
+    p.set_defaults(func=_cmd_soak)
 
     p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")
     orders = p.add_subparsers(dest="orders_command", required=True)
