@@ -31,6 +31,7 @@ The parts: options (ingest.run_options), child processes (ingest.processes), the
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -39,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest import broker, services, serving
+from ingest import broker, services, serving, topic_roll
 from ingest.config import KafkaConfig
 from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
@@ -58,6 +59,8 @@ RESTART_LINE = {
     "batch it had already written is skipped, not written twice)",
 }
 TICK_S = 0.2
+# JSON lines in data/run: each status line's numbers, each finished dbt run (Runner._record)
+RECORDS = ("status.jsonl", "dbt-runs.jsonl")
 # a timed run's catch-up gets this much longer after a broker loss (Bronze restarts)
 BROKER_LOSS_DRAIN_S = 90.0
 
@@ -83,6 +86,9 @@ class RunReport:
     status_lines: list[str] = field(default_factory=list)
     # broker losses: how many, Bronze's rows from the lost topics, outbox events replayed
     broker_restarts: int = 0
+    # topic rolls (ingest.topic_roll): how many, and the events of the retired topics
+    topic_rolls: int = 0
+    rolled_events: int = 0
     bronze_before_loss: int = 0
     replayed: int = 0
 
@@ -125,6 +131,7 @@ class Runner:
         self.next_status = 0.0
         self.last_orders = 0
         self.last_orders_at = 0.0
+        self.status_numbers: dict[str, object] = {}  # the last status line, as numbers
         self.drain_deadline: float | None = None  # set once a timed run's simulator is done
         self._drain_for: int | None = None  # Bronze rows the last catch-up run was launched for
         self._drain_run = 0  # finished dbt runs once that catch-up run is done
@@ -141,6 +148,8 @@ class Runner:
     # ------------------------------------------------------------------------ start and stop
     def run(self) -> RunReport:
         self.data.run.mkdir(parents=True, exist_ok=True)
+        for record in RECORDS:  # this run's records only
+            (self.data.run / record).unlink(missing_ok=True)
         self.kafka_log = _kafka_clients_log(self.data.run / "runner-kafka.log")
         previous = {s: signal.signal(s, self._signal) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
@@ -278,6 +287,7 @@ class Runner:
             if now >= self.next_status:
                 self.next_status = now + self.options.status_every_s
                 self._print_status(p)
+                self._roll_topic_when_due(p)
             if self._finished(p, now):
                 break
             time.sleep(TICK_S)
@@ -377,6 +387,39 @@ class Runner:
             "restarted (Bronze reads the new topic from its start)"
         )
 
+    def _roll_topic_when_due(self, p: Pipeline) -> None:
+        """Once the topic holds `roll_topic_events` events (as the last status line counted),
+        delete and recreate it to free the broker's memory: the relay pauses meanwhile and
+        Bronze goes on from the new topic's start (ingest.topic_roll). One line says so."""
+        every = self.options.roll_topic_events
+        if not every or self.drain_deadline is not None or p.broker is None or p.kafka is None:
+            return
+        if self.status_numbers.get("topic_events", 0) < every:
+            return
+        before, paused = services.rss_mb(p.broker.pid), time.monotonic()
+        p.relay.stop(signal.SIGTERM, timeout_s=60)
+        relay_stopped_s = time.monotonic() - paused
+        p.topic_end.close()
+        folder = topic_roll.rolls_dir(self.data.bronze_checkpoint)
+        base = self.bronze_base
+        try:
+            rolled = topic_roll.roll(p.kafka, folder, lambda: bronze_rows(self.data.bronze_table) - base)
+        except topic_roll.RollSkipped as exc:
+            self.say(f"run: topic roll given up ({exc}); the run goes on with the same topic")
+            return
+        finally:
+            p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
+            p.relay.start()
+        self.bronze_base = base + rolled.events
+        self.report.topic_rolls += 1
+        self.report.rolled_events += rolled.events
+        self.say(
+            f"run: topic rolled ({rolled.events:,} events, all in Bronze): relay paused "
+            f"{time.monotonic() - paused:.1f}s (its clean stop {relay_stopped_s:.1f}s, Bronze's last "
+            f"batch {rolled.drained_s:.1f}s, Bronze letting go {rolled.released_s:.1f}s); broker memory "
+            f"{before:,.0f} -> {services.rss_mb(p.broker.pid):,.0f} MB"
+        )
+
     def _compact_bronze_when_due(self, now: float) -> None:
         """Bronze compaction in a child process on its cadence (ingest.bronze.maintenance): the
         ingester keeps appending meanwhile; a failure is said once and retried next time."""
@@ -398,9 +441,21 @@ class Runner:
         finished = dbt.poll()
         if finished is None:
             return
+        fresh = None
         if finished.fct_built:
             self.fresh.record(finished)
             self.report.gold_runs.append((finished.seconds, len(self.fresh.last)))
+            fresh = Freshness.percentiles(self.fresh.last)
+        self._record(
+            "dbt-runs.jsonl",
+            ended_at=finished.ended_at.isoformat() if finished.ended_at else None,
+            layers=list(finished.layers),
+            seconds=round(finished.seconds, 3),
+            ok=finished.ok,
+            gold_lines_added=len(self.fresh.last) if finished.fct_built else None,
+            fresh_p50=fresh[0] if fresh else None,
+            fresh_p95=fresh[1] if fresh else None,
+        )
         if finished.ok:
             self._publish()
         else:
@@ -480,6 +535,7 @@ class Runner:
     # ------------------------------------------------------------------------ the status line
     def _print_status(self, p: Pipeline) -> None:
         now = time.monotonic()
+        self.status_numbers = {}
         parts = [
             datetime.now(UTC).strftime("%H:%M:%S"),
             *self._orders_status(p.dsn, now),
@@ -491,6 +547,16 @@ class Runner:
         line = " | ".join(parts)
         self.report.status_lines.append(line)
         self.say(line)
+        self._record("status.jsonl", at=datetime.now(UTC).isoformat(), line=line, **self.status_numbers)
+
+    def _record(self, name: str, **fields: object) -> None:
+        """One JSON line in data/run/<name>: what the status line and each dbt run said, for
+        tools that follow a run (`make soak`). A write that fails never stops the run."""
+        try:
+            with open(self.data.run / name, "a") as out:
+                out.write(json.dumps(fields) + "\n")
+        except OSError:
+            pass
 
     def _orders_status(self, dsn: str, now: float) -> list[str]:
         parts = []
@@ -498,8 +564,10 @@ class Runner:
             orders, lines = count_orders(dsn)
             rate = (orders - self.last_orders) / max(now - self.last_orders_at, 1e-9)
             self.last_orders = orders
+            self.status_numbers.update(orders=orders, lines=lines, orders_per_s=round(rate, 2))
             parts.append(f"orders {rate:5.1f}/s ({orders:,} / {lines:,} lines)")
             relay_lag = lag(dsn)
+            self.status_numbers.update(relay_lag_rows=relay_lag.rows, relay_lag_s=round(relay_lag.seconds, 2))
             parts.append(f"relay lag {relay_lag.rows:,} rows {relay_lag.seconds:.1f}s")
         except Exception as exc:  # the status line reports, it never stops the run
             parts.append(f"orders db: {_first_line(exc)}")
@@ -510,7 +578,9 @@ class Runner:
             in_topic, landed = topic_end.total(), bronze_rows(self.data.bronze_table)
         except Exception as exc:
             return f"bronze: {_first_line(exc)[:80]}"
-        return f"bronze lag {max(in_topic - (landed - self.bronze_base), 0):,} ev ({landed:,} landed)"
+        behind = max(in_topic - (landed - self.bronze_base), 0)
+        self.status_numbers.update(topic_events=in_topic, bronze_landed=landed, bronze_lag=behind)
+        return f"bronze lag {behind:,} ev ({landed:,} landed)"
 
     @staticmethod
     def _run_status(dbt: DbtScheduler, layer: str) -> str:
@@ -574,6 +644,10 @@ def main(options: RunnerOptions, data: DataDir | None = None) -> int:
                 f" in the new topic (after {losses}: {report.replayed:,} outbox events replayed into it, "
                 f"{report.bronze_before_loss:,} Bronze rows from the lost one)"
             )
+        if report.topic_rolls:
+            n = report.topic_rolls
+            rolls = f"{n} topic roll{'s' if n > 1 else ''}"
+            topic += f" (after {rolls} of {report.rolled_events:,} events in all)"
         print(
             f"run: {report.orders:,} orders ({report.lines:,} lines) at {report.orders_per_s:.1f} orders/s; "
             f"{topic}, Bronze {report.bronze_rows:,}, "

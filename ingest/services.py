@@ -35,6 +35,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def record(name: str, pid: int, port: int, data: DataDir | None = None) -> None:
     """Write `data/run/<name>.pid`: the PID and port of a service this project started."""
     (run_dir(data) / f"{name}.pid").write_text(f"{pid} {port}\n")

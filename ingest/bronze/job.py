@@ -17,6 +17,7 @@ from pathlib import Path
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
+from ingest import topic_roll
 from ingest.bronze import sinks, transform
 from ingest.config import BronzeConfig
 
@@ -76,6 +77,8 @@ def read_kafka(spark: SparkSession, config: BronzeConfig) -> DataFrame:
 
     spark.dataSource.register(KafkaPythonDataSource)
     python_options = {k: v for k, v in options.items() if not k.startswith("kafka.sasl")}
+    if "://" not in config.checkpoint_path:  # a local run: the runner may roll the topic
+        python_options["topicRolls"] = str(topic_roll.rolls_dir(config.checkpoint_path))
     return spark.readStream.format(SOURCE_NAME).options(**python_options).load()
 
 
@@ -113,6 +116,7 @@ def reset_checkpoint(config: BronzeConfig) -> None:
     if path.exists():
         shutil.rmtree(path)
         print(f"removed checkpoint {path}", file=sys.stderr)
+    shutil.rmtree(topic_roll.rolls_dir(path), ignore_errors=True)  # its topic rolls went with it
 
 
 @dataclass

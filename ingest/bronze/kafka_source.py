@@ -9,7 +9,10 @@ Offsets are `{"topic_id": ..., "partitions": {"0": next_offset, ...}}`. The topi
 changes when the topic is recreated (Tansu keeps topics in memory, so a broker restart
 recreates them): a checkpoint made against another incarnation of the topic, or one that
 points past the topic's end, stops the query with a clear message instead of silently
-skipping or re-reading events.
+skipping or re-reading events. The one change of topic id it follows is a planned roll
+(ingest.topic_roll: the runner deletes and recreates the topic to free the broker's memory
+once Bronze has landed all of it): then it closes its clients while the topic goes, and goes
+on from the start of the new incarnation.
 
 Tansu reports a wrong high watermark after a multi-message batch (PLATFORM.md), so the
 true end of each partition is found by consuming from (high watermark - 1) to the end.
@@ -21,6 +24,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -42,6 +46,7 @@ from pyspark.sql.types import (
 
 from ingest import failpoints
 from ingest.config import KafkaConfig
+from ingest.topic_roll import CLOSING, RollRecord
 
 SOURCE_NAME = "kafka_python"
 
@@ -175,6 +180,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._target: dict | None = None
         self._consumer = None
         self._admin = None
+        # where the runner announces topic rolls (ingest.topic_roll); none: rolls are refused
+        rolls = options.get("topicRolls")
+        self.rolls = Path(rolls) if rolls else None
 
     # -- driver side -------------------------------------------------------------------
     def _clients(self):
@@ -221,8 +229,31 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     "`python -m ingest bronze --reset-checkpoint` to start again from the topic."
                 )
 
+    def _roll(self, start: dict) -> RollRecord | None:
+        return RollRecord.find(self.rolls, start.get("topic_id")) if self.rolls else None
+
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
-        state = self._state()
+        roll = self._roll(start)
+        if roll is not None and roll.state == CLOSING:
+            # The runner is about to delete this incarnation: let go of it once every event of
+            # it is read (else the runner gives the roll up), and read nothing until it is back.
+            if roll.end == start["partitions"]:
+                self.stop()
+                roll.release(self.rolls)
+            return start
+        try:
+            state = self._state()
+        except Exception:
+            if roll is not None:  # deleted, not created again yet
+                return start
+            raise
+        if roll is not None and state.topic_id != start.get("topic_id"):
+            if roll.end != start["partitions"]:
+                raise OffsetMismatchError(
+                    f"topic {self.topic} was rolled at {roll.end}, but the checkpoint stands at "
+                    f"{start['partitions']}: events of the old topic were not read"
+                )
+            start = {"topic_id": state.topic_id, "partitions": dict(state.low)}
         self._check(start, state)
         end = dict(state.end)
         if self._target is not None:  # availableNow: never beyond what existed at start
@@ -236,7 +267,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return None  # finding the true end costs a scan; latestOffset already does one
 
     def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
-        first = start.get("partitions", {})
+        # after a roll, the batch starts on the old topic id and ends on the new one, which
+        # is read from its start
+        same_topic = start.get("topic_id") == end.get("topic_id")
+        first = start.get("partitions", {}) if same_topic else {}
         return [
             KafkaPartition(self.topic, int(p), first.get(p, 0), last)
             for p, last in sorted(end["partitions"].items(), key=lambda kv: int(kv[0]))
@@ -250,6 +284,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+        self._admin = None
 
     # -- executor side -----------------------------------------------------------------
     def read(self, partition: KafkaPartition) -> Iterator:
