@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,3 +71,21 @@ class Child:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def cap_logs(folder: Path, max_bytes: int) -> list[Path]:
+    """Keep each `*.log` in `folder` under `max_bytes` while its writer runs (copy-truncate):
+    a log over the cap is copied to `<name>.log.1` (replacing the previous copy) and emptied in
+    place. Its writers open it to append, so they go on writing at the new end. A line written
+    between the copy and the truncation is lost; nothing else is. Returns the logs capped."""
+    capped = []
+    for log in sorted(folder.glob("*.log")):
+        try:
+            if log.stat().st_size <= max_bytes:
+                continue
+            shutil.copyfile(log, log.with_name(log.name + ".1"))
+            os.truncate(log, 0)
+        except OSError:
+            continue  # gone meanwhile, or not ours to touch: try again next time
+        capped.append(log)
+    return capped

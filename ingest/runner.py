@@ -47,7 +47,7 @@ from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_
 from ingest.orders import migrate, postgres, replay
 from ingest.orders.relay import lag
 from ingest.paths import DataDir
-from ingest.processes import Child, ingest_command
+from ingest.processes import Child, cap_logs, ingest_command
 from ingest.run_options import RunnerOptions
 from ingest.schedule import LAYERS, DbtScheduler
 
@@ -61,6 +61,8 @@ RESTART_LINE = {
 TICK_S = 0.2
 # JSON lines in data/run: each status line's numbers, each finished dbt run (Runner._record)
 RECORDS = ("status.jsonl", "dbt-runs.jsonl")
+# each log in data/run is kept under this size (the previous part in <name>.log.1)
+LOG_CAP_BYTES = 20 * 1024 * 1024
 # a timed run's catch-up gets this much longer after a broker loss (Bronze restarts)
 BROKER_LOSS_DRAIN_S = 90.0
 
@@ -288,6 +290,7 @@ class Runner:
                 self.next_status = now + self.options.status_every_s
                 self._print_status(p)
                 self._roll_topic_when_due(p)
+                cap_logs(self.data.run, LOG_CAP_BYTES)
             if self._finished(p, now):
                 break
             time.sleep(TICK_S)
@@ -402,15 +405,20 @@ class Runner:
         p.topic_end.close()
         folder = topic_roll.rolls_dir(self.data.bronze_checkpoint)
         base = self.bronze_base
+        rolled = None
         try:
             rolled = topic_roll.roll(p.kafka, folder, lambda: bronze_rows(self.data.bronze_table) - base)
+            # Bronze let go at the old topic's exact end: every row it holds came from a retired topic
+            self.bronze_base = bronze_rows(self.data.bronze_table)
         except topic_roll.RollSkipped as exc:
             self.say(f"run: topic roll given up ({exc}); the run goes on with the same topic")
-            return
+        except Exception as exc:
+            raise RuntimeError(f"run: the topic roll failed: {_first_line(exc)}") from exc
         finally:
             p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
             p.relay.start()
-        self.bronze_base = base + rolled.events
+        if rolled is None:
+            return
         self.report.topic_rolls += 1
         self.report.rolled_events += rolled.events
         self.say(
