@@ -85,3 +85,31 @@ def test_python_m_ingest_compact(tmp_path, monkeypatch):
     done = cli("compact", "--retention-hours", "0")
     assert done.returncode == 0, done.stderr
     assert "compacted Bronze: 12 -> 1 live files (12 rewritten), 12 unused files deleted" in done.stdout
+
+
+def test_compacted_row_groups_keep_narrow_landing_times(tmp_path, monkeypatch):
+    """Silver reads Bronze incrementally by `ingested_at`; after a compaction the filter must
+    still skip the old rows, so each row group of a compacted file covers a narrow range."""
+    import pyarrow.parquet as pq
+
+    from ingest.bronze import maintenance
+
+    monkeypatch.setattr(maintenance, "ROW_GROUP_ROWS", 1_000)
+    path = tmp_path / "bronze"
+    writer = BronzeWriter(str(path))
+    for minute in range(30):  # a micro-batch a minute, 250 rows each: 7,500 rows
+        writer.append([event(f"m{minute}-{i}", line()) for i in range(250)], minutes_after_base=minute)
+    compact(path, retention_hours=0)
+    (only,) = DeltaTable(str(path)).file_uris()
+    meta = pq.ParquetFile(only).metadata
+    column = [meta.schema.column(i).name for i in range(meta.num_columns)].index("ingested_at")
+    spans = [
+        (meta.row_group(g).column(column).statistics.min, meta.row_group(g).column(column).statistics.max)
+        for g in range(meta.num_row_groups)
+    ]
+    assert meta.num_row_groups >= 7
+    newest = max(high for _, high in spans)
+    # what a filter on the last 2 minutes must read: one or two row groups, not the file
+    recent = [span for span in spans if (newest - span[1]).total_seconds() < 120]
+    assert len(recent) <= 2, spans
+    assert all((high - low).total_seconds() <= 5 * 60 for low, high in spans), spans
