@@ -45,6 +45,11 @@ bench-api: setup
 bench-scaling: setup
 	$(PY) -m ingest bench --scaling --multiples $(or $(MULTIPLES),1,4,16) --out bench/results.md
 
+## Where a year's replay (536,350 lines, CSV -> topic -> Bronze -> Silver + Gold) spends its time, beside
+## a plain-Python consume -> Arrow -> delta-rs drain of the same topic; appends to bench/results.md.
+bench-replay: setup
+	$(PY) -m ingest bench --replay --out bench/results.md
+
 bench-freshness: setup
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
 

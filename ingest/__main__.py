@@ -126,6 +126,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         multiples = [int(m) for m in args.multiples.split(",")]
         return scaling_bench.main(multiples, args.slice_lines, out=args.out, data=data)
+    if args.replay:
+        from ingest import replay_bench
+
+        return replay_bench.main(out=args.out, data=data)
     if args.freshness:
         return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out, data=data)
     return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
@@ -338,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--freshness",
         action="store_true",
         help="instead: end-to-end freshness (outbox commit -> Gold) on the local runner in fast mode",
+    )
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="instead: where a year's replay (CSV -> Gold) spends its time, beside a plain-Python drain",
     )
     p.add_argument("--rate", type=float, default=DEFAULT_ORDER_RATE, help="--freshness: orders per second")
     p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
