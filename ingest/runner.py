@@ -258,7 +258,9 @@ class Runner:
         while "bronze: continuous" not in bronze.tail(50):
             if bronze.poll() is not None:
                 raise RuntimeError(f"run: bronze exited ({bronze.poll()}):\n{bronze.tail()}")
-            if time.monotonic() > deadline or self.stopping:
+            if self.stopping:
+                raise RuntimeError("run: stopped before the Bronze query started")
+            if time.monotonic() > deadline:
                 raise RuntimeError(f"run: the Bronze query did not start in {timeout_s:.0f}s")
             time.sleep(0.5)
 
@@ -464,9 +466,9 @@ class Runner:
             fresh_p50=fresh[0] if fresh else None,
             fresh_p95=fresh[1] if fresh else None,
         )
-        if finished.ok:
+        if finished.ok and self.options.api_port:
             self._publish()
-        else:
+        elif not finished.ok:
             failed = sorted(name for name, status in finished.nodes.items() if status != "success")
             self.say(
                 f"run: dbt run of {'+'.join(finished.layers)} failed ({', '.join(failed)}); "
@@ -474,7 +476,9 @@ class Runner:
             )
 
     def _publish(self) -> None:
-        """A read-only copy of the warehouse for the API, now that dbt has let go of it."""
+        """A read-only copy of the warehouse for the API (and the dashboard behind it), now that
+        dbt has let go of it; without the API nobody reads it, and a copy of the whole file
+        after every run would cost more as the warehouse grows."""
         try:
             serving.publish(self.data.warehouse)
         except Exception as exc:  # the API keeps the previous copy; the run goes on
