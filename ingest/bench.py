@@ -86,6 +86,16 @@ def silver_bench(history_events: int, figures: dict[str, str], base: DataDir) ->
         )
 
 
+def synthetic_csv(data: DataDir, lines: int) -> Path:
+    """The benchmarks' input: a synthetic v.4a CSV of `lines` lines, generated once (not timed)."""
+    csv_path = data.root / "bench-input" / f"synthetic-{lines}.csv"
+    if not csv_path.exists():
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        print(f"bench: generating {lines:,} lines into {csv_path} (once, not timed)", file=sys.stderr)
+        write_csv(str(csv_path), lines, seed=42)
+    return csv_path
+
+
 def _take(iterator, n: int):
     for _ in range(n):
         yield next(iterator)
@@ -100,11 +110,7 @@ def main(
     """The bench in data directories of its own below `data` (default: the data directory
     LAKEHOUSE_DATA_DIR names)."""
     data = data or DataDir.from_env()
-    csv_path = data.root / "bench-input" / f"synthetic-{events}.csv"
-    if not csv_path.exists():
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"bench: generating {events:,} lines into {csv_path} (once, not timed)", file=sys.stderr)
-        write_csv(str(csv_path), events, seed=42)
+    csv_path = synthetic_csv(data, events)
 
     bench = data.below("bench")
     bench.reset_lakehouse()

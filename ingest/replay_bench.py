@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from ingest import broker, producer
 from ingest.config import BronzeConfig, KafkaConfig
 from ingest.dbt import run_dbt
-from ingest.generator import write_csv
 from ingest.paths import DataDir
 from ingest.progress import Progress
 from ingest.scaling_bench import YEAR_LINES, Build, timed_build
@@ -101,13 +100,10 @@ def ceiling(kafka: KafkaConfig, table: str, expected: int) -> tuple[int, float]:
 
 
 def measure(data: DataDir, lines: int) -> Replay:
+    from ingest.bench import synthetic_csv
     from ingest.bronze import job
 
-    csv_path = data.root / "bench-input" / f"synthetic-{lines}.csv"
-    if not csv_path.exists():
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"bench: generating {lines:,} lines into {csv_path} (once, not timed)", file=sys.stderr)
-        write_csv(str(csv_path), lines, seed=42)
+    csv_path = synthetic_csv(data, lines)
     run = data.below("bench-replay")
     run.reset_lakehouse()
     with broker.running(data=run) as running:

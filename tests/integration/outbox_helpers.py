@@ -68,3 +68,41 @@ def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+@dataclass(frozen=True)
+class LineBooks:
+    """Where each order line (event_id) ended in the warehouse."""
+
+    silver: list[str]
+    quarantined: list[str]
+    gold: list[str]
+    excluded: list[str]
+
+    @classmethod
+    def read(cls, warehouse) -> LineBooks:
+        import duckdb
+
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+
+            def ids(table: str) -> list[str]:
+                return [row[0] for row in con.execute(f"select event_id from {table}").fetchall()]
+
+            return cls(
+                silver=ids("silver.stg_bronze__order_lines"),
+                quarantined=ids("silver.stg_bronze__quarantined_lines"),
+                gold=ids("gold.fct_sales_lines"),
+                excluded=ids("silver.int_excluded_lines"),
+            )
+        finally:
+            con.close()
+
+    def assert_each_line_once(self, lines: set[str]) -> None:
+        """Every line once in Silver (valid or quarantined), and once in Gold's terms."""
+        in_silver = self.silver + self.quarantined
+        assert len(in_silver) == len(set(in_silver)) == len(lines), "a line twice in Silver, or missing"
+        assert set(in_silver) == lines
+        accounted = self.gold + self.excluded + self.quarantined
+        assert len(accounted) == len(set(accounted)) == len(lines), "a line counted twice or missing in Gold"
+        assert set(accounted) == lines

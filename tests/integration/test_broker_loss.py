@@ -10,7 +10,6 @@ import re
 import signal
 import time
 
-import duckdb
 import pytest
 
 from ingest import services
@@ -20,7 +19,7 @@ from ingest.orders import postgres
 from ingest.paths import DataDir
 
 from .helpers import start_runner
-from .outbox_helpers import query
+from .outbox_helpers import LineBooks, query
 
 pytestmark = pytest.mark.integration
 
@@ -102,24 +101,9 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
     assert outbox == (len(lines), len(lines)), "every outbox row retained and published"
     landed = bronze_rows(data.bronze_table)
 
-    con = duckdb.connect(str(data.warehouse), read_only=True)
-    try:
-
-        def ids(sql: str) -> list[str]:
-            return [row[0] for row in con.execute(sql).fetchall()]
-
-        silver = ids("select event_id from silver.stg_bronze__order_lines")
-        quarantined = ids("select event_id from silver.stg_bronze__quarantined_lines")
-        gold = ids("select event_id from gold.fct_sales_lines")
-        excluded = ids("select event_id from silver.int_excluded_lines")
-    finally:
-        con.close()
-    in_silver = silver + quarantined
-    assert len(in_silver) == len(set(in_silver)) == len(lines), "a line twice in Silver, or missing"
-    assert set(in_silver) == lines
-    accounted = gold + excluded + quarantined
-    assert len(accounted) == len(set(accounted)) == len(lines), "a line counted twice or missing in Gold"
-    assert set(accounted) == lines
+    books = LineBooks.read(data.warehouse)
+    books.assert_each_line_once(lines)
+    gold = books.gold
     assert f"Gold fct_sales_lines {len(gold):,}" in text
     print(
         f"\n{orders:,} orders, {len(lines):,} lines; Bronze {landed:,} events "

@@ -18,7 +18,7 @@ from ingest.orders import postgres
 from ingest.paths import DataDir
 
 from .helpers import start_runner
-from .outbox_helpers import query
+from .outbox_helpers import LineBooks, query
 
 pytestmark = pytest.mark.integration
 
@@ -89,12 +89,7 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
         ).fetchone()
     finally:
         con.close()
-    in_silver = silver + quarantined
-    assert len(in_silver) == len(set(in_silver)) == len(lines), "a line twice in Silver, or missing"
-    assert set(in_silver) == lines
-    accounted = gold + excluded + quarantined
-    assert len(accounted) == len(set(accounted)) == len(lines), "a line counted twice or missing in Gold"
-    assert set(accounted) == lines
+    LineBooks(silver, quarantined, gold, excluded).assert_each_line_once(lines)
     assert no_commit_time == (0,), "Gold lines without their outbox commit time"
     assert open_versions == products > 0
     assert f"Gold fct_sales_lines {len(gold):,}" in text
