@@ -3,8 +3,10 @@ and end-to-end freshness (outbox commit -> visible in gold.fct_sales_lines)."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import statistics
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -12,17 +14,70 @@ from ingest.config import KafkaConfig
 from ingest.schedule import DbtRun
 
 
+class Distribution:
+    """Many values in bounded memory: a count per millisecond (freshness over hours of lines
+    would otherwise be a list that grows by 800 floats a second), with the same percentiles as
+    `Freshness.percentiles` gives for the list of values rounded to the millisecond."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[float] = Counter()
+        self.n = 0
+
+    def add(self, values: list[float]) -> None:
+        self.counts.update(round(value, 3) for value in values)
+        self.n += len(values)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def percentiles(self) -> tuple[float, float] | None:
+        """(p50, p95), interpolated between the nearest values; None without values."""
+        if not self.n:
+            return None
+        keys = sorted(self.counts)
+        ends = []  # ends[i]: how many values are <= keys[i]
+        total = 0
+        for key in keys:
+            total += self.counts[key]
+            ends.append(total)
+
+        def value_at(index: int) -> float:  # the index-th smallest value, from 0
+            return keys[bisect.bisect_right(ends, index)]
+
+        def cut(fraction: float) -> float:
+            position = (self.n - 1) * fraction
+            low = int(position)
+            below = value_at(low)
+            if low + 1 >= self.n:
+                return below
+            return below + (position - low) * (value_at(low + 1) - below)
+
+        return cut(0.50), cut(0.95)
+
+
 class Freshness:
     """Per Gold run: the lines it added (Bronze ingested after the previous run's newest) and,
-    for each, run end time minus its Kafka record timestamp (the outbox commit)."""
+    for each, run end time minus its Kafka record timestamp (the outbox commit). `all` and
+    `steady` (all but the first Gold run that added lines: JVM, Spark and dbt warm-up) keep
+    every line's value in bounded memory."""
 
     def __init__(self, warehouse: Path) -> None:
         self.warehouse = warehouse
         self.watermark: datetime | None = None
         self.last: list[float] = []
-        self.all: list[float] = []
-        self.runs: list[list[float]] = []  # per Gold run that added lines
+        self.all = Distribution()
+        self.steady = Distribution()
+        self.runs_with_lines = 0
         self.error: str | None = None
+
+    def add_run(self, values: list[float]) -> None:
+        """One Gold run's values (the lines it added)."""
+        self.last = values
+        self.all.add(values)
+        if values:
+            if self.runs_with_lines:
+                self.steady.add(values)
+            self.runs_with_lines += 1
 
     def record(self, run: DbtRun) -> None:
         import duckdb
@@ -46,17 +101,9 @@ class Freshness:
         finally:
             con.close()
         end_ms = run.ended_at.timestamp() * 1000
-        self.last = [(end_ms - ms) / 1000 for ms, _ in rows if ms is not None]
-        self.all.extend(self.last)
-        if self.last:
-            self.runs.append(self.last)
+        self.add_run([(end_ms - ms) / 1000 for ms, _ in rows if ms is not None])
         if rows:
             self.watermark = max(ingested for _, ingested in rows)
-
-    @property
-    def steady(self) -> list[float]:
-        """All but the first Gold run that added lines (JVM, Spark and dbt warm-up)."""
-        return [value for run in self.runs[1:] for value in run]
 
     @staticmethod
     def percentiles(values: list[float]) -> tuple[float, float] | None:

@@ -534,15 +534,14 @@ class Runner:
         return False
 
     def _report_freshness(self) -> None:
-        pct = Freshness.percentiles(self.fresh.all)
+        pct = self.fresh.all.percentiles()
         if pct:
             self.report.freshness_p50, self.report.freshness_p95 = pct
         self.report.freshness_samples = len(self.fresh.all)
-        steady = self.fresh.steady
-        pct = Freshness.percentiles(steady)
+        pct = self.fresh.steady.percentiles()
         if pct:
             self.report.steady_p50, self.report.steady_p95 = pct
-        self.report.steady_samples = len(steady)
+        self.report.steady_samples = len(self.fresh.steady)
 
     # ------------------------------------------------------------------------ the status line
     def _print_status(self, p: Pipeline) -> None:

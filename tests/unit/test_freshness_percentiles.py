@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.measure import Freshness
+from ingest.measure import Distribution, Freshness
 
 
 def test_no_values_have_no_percentiles():
@@ -39,6 +39,26 @@ def test_one_slow_line_in_twenty_moves_p95_not_p50():
 
 def test_steady_state_leaves_out_the_first_run_that_added_lines(tmp_path):
     fresh = Freshness(tmp_path / "lakehouse.duckdb")
-    fresh.runs = [[30.0, 31.0], [5.0], [6.0, 7.0]]
+    for run in ([], [30.0, 31.0], [5.0], [6.0, 7.0]):
+        fresh.add_run(run)
+    # steady 5, 6, 7: p50 6; p95 at position 1.9 -> 6.9. All: 5, 6, 7, 30, 31
+    assert fresh.steady.percentiles() == pytest.approx((6.0, 6.9))
+    assert len(fresh.steady) == 3 and len(fresh.all) == 5
+    assert fresh.all.percentiles() == pytest.approx((7.0, 30.8))
 
-    assert fresh.steady == [5.0, 6.0, 7.0]
+
+@pytest.mark.parametrize(
+    "values",
+    [[7.5], [10.0, 20.0], [5.0, 1.0, 3.0], [2.0] * 19 + [40.0], [0.001 * v for v in range(997, 0, -3)]],
+)
+def test_the_bounded_distribution_gives_the_percentiles_of_the_list(values):
+    kept = Distribution()
+    kept.add(values[: len(values) // 2])
+    kept.add(values[len(values) // 2 :])
+    assert kept.percentiles() == pytest.approx(Freshness.percentiles(values))
+
+
+def test_the_distribution_keeps_one_count_per_millisecond():
+    kept = Distribution()
+    kept.add([12.3451, 12.3449] * 50_000)
+    assert len(kept) == 100_000 and len(kept.counts) == 1
