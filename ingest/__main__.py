@@ -20,8 +20,16 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     from ingest import broker
 
     if args.action == "start":
-        b = broker.start(port=args.port, partitions=args.partitions)
+        sasl = os.environ.get(broker.SASL_SECRET_ENV) or None
+        b = broker.start(
+            port=args.port,
+            partitions=args.partitions,
+            retention=broker.Retention.from_env(),
+            sasl_connection_string=sasl,
+        )
         print(f"broker running: pid {b.pid}, bootstrap {b.bootstrap_servers}")
+        if b.sasl_port:
+            print(f"SASL/PLAIN listener (user $ConnectionString): {b.sasl_bootstrap_servers}")
     elif args.action == "stop":
         print("broker stopped" if broker.stop() else "no broker was running")
     else:
@@ -72,7 +80,6 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _cmd_bronze(args: argparse.Namespace) -> int:
     from ingest.bronze import job
-    from ingest.bronze.kafka_source import OffsetMismatchError
 
     # Event Hubs from the environment, else KAFKA_BOOTSTRAP_SERVERS, else the broker this project started
     kafka = KafkaConfig.from_env() if os.environ.get("EVENTHUBS_CONNECTION_STRING") else _kafka_config()
@@ -86,7 +93,7 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
         job.reset_checkpoint(config)
     try:
         landed = job.run(config, available_now=args.available_now).landed
-    except OffsetMismatchError as exc:
+    except job.OffsetMismatchError as exc:
         print(f"bronze: {exc}", file=sys.stderr)
         return 3
     print(f"bronze: landed {landed:,} events in {config.table_path}")
@@ -265,7 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("broker", help="start, stop or check the local Kafka-protocol broker")
+    p = sub.add_parser(
+        "broker",
+        help="start, stop or check the local Apache Kafka broker (KRaft, log in data/kafka); "
+        "KAFKA_RETENTION_HOURS / KAFKA_RETENTION_GB bound its log; with "
+        "BROKER_SASL_CONNECTION_STRING set it also opens a SASL/PLAIN listener as Event Hubs'",
+    )
     p.add_argument("action", choices=["start", "stop", "status"])
     p.add_argument("--port", type=int, default=None, help="default: a free port")
     p.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)

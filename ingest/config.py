@@ -24,6 +24,10 @@ class KafkaConfig:
     topic: str = TOPIC
     # Event Hubs: SASL_SSL + PLAIN, user "$ConnectionString", password = connection string.
     eventhubs_connection_string: str | None = field(default=None, repr=False)
+    # SASL_SSL on Event Hubs; the local broker's SASL listener is SASL_PLAINTEXT (loopback, no TLS).
+    security_protocol: str = "SASL_SSL"
+    # Databricks Runtime shades the Kafka client: its login module is `kafkashaded.org.apache...`.
+    shaded_kafka_classes: bool = False
 
     @classmethod
     def from_env(
@@ -47,6 +51,8 @@ class KafkaConfig:
             bootstrap_servers=bootstrap_servers or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", default_servers),
             topic=os.environ.get("KAFKA_TOPIC", TOPIC),
             eventhubs_connection_string=connection_string,
+            security_protocol=os.environ.get("KAFKA_SECURITY_PROTOCOL", cls.security_protocol),
+            shaded_kafka_classes=bool(os.environ.get("DATABRICKS_RUNTIME_VERSION")),
         )
 
     def client_config(self) -> dict[str, str]:
@@ -55,7 +61,7 @@ class KafkaConfig:
         if self.eventhubs_connection_string:
             conf.update(
                 {
-                    "security.protocol": "SASL_SSL",
+                    "security.protocol": self.security_protocol,
                     "sasl.mechanism": "PLAIN",
                     "sasl.username": "$ConnectionString",
                     "sasl.password": self.eventhubs_connection_string,
@@ -67,13 +73,14 @@ class KafkaConfig:
         """The same connection expressed as options of Spark's native `kafka` source."""
         opts = {"kafka.bootstrap.servers": self.bootstrap_servers, "subscribe": self.topic}
         if self.eventhubs_connection_string:
+            prefix = "kafkashaded." if self.shaded_kafka_classes else ""
             jaas = (
-                "kafkashaded.org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f"{prefix}org.apache.kafka.common.security.plain.PlainLoginModule required "
                 f'username="$ConnectionString" password="{self.eventhubs_connection_string}";'
             )
             opts.update(
                 {
-                    "kafka.security.protocol": "SASL_SSL",
+                    "kafka.security.protocol": self.security_protocol,
                     "kafka.sasl.mechanism": "PLAIN",
                     "kafka.sasl.jaas.config": jaas,
                     # Event Hubs closes idle connections and answers slower than a local
@@ -106,8 +113,6 @@ class BronzeConfig:
     kafka: KafkaConfig
     table_path: str
     checkpoint_path: str
-    source: str = "python"  # "python" (confluent-kafka data source) | "kafka" (Spark native)
-    sink: str = "deltalake"  # "deltalake" (delta-rs) | "delta" (Spark native, Databricks)
     starting_offsets: str = "earliest"
     trigger_interval: str = "10 seconds"
     max_events_per_batch: int = 200_000
@@ -122,8 +127,6 @@ class BronzeConfig:
             "kafka": overrides.get("kafka") or KafkaConfig.from_env(),
             "table_path": os.environ.get("BRONZE_TABLE_PATH", str(data.bronze_table)),
             "checkpoint_path": os.environ.get("BRONZE_CHECKPOINT_PATH", str(data.bronze_checkpoint)),
-            "source": os.environ.get("BRONZE_SOURCE", cls.source),
-            "sink": os.environ.get("BRONZE_SINK", cls.sink),
             "starting_offsets": os.environ.get("BRONZE_STARTING_OFFSETS", cls.starting_offsets),
             "trigger_interval": os.environ.get("BRONZE_TRIGGER_INTERVAL", cls.trigger_interval),
             "max_events_per_batch": int(
@@ -136,10 +139,10 @@ class BronzeConfig:
         return config
 
     def validate(self) -> None:
-        if self.source not in ("python", "kafka"):
-            raise ValueError(f"BRONZE_SOURCE must be 'python' or 'kafka', not {self.source!r}")
-        if self.sink not in ("deltalake", "delta"):
-            raise ValueError(f"BRONZE_SINK must be 'deltalake' or 'delta', not {self.sink!r}")
+        if self.kafka.security_protocol not in ("SASL_SSL", "SASL_PLAINTEXT"):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT, not {self.kafka.security_protocol!r}"
+            )
         if self.starting_offsets not in ("earliest", "latest"):
             raise ValueError(
                 f"starting offsets must be 'earliest' or 'latest', not {self.starting_offsets!r}"

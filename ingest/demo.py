@@ -65,7 +65,9 @@ def main(
     data = data or DataDir.from_env()
     started = time.monotonic()
     data.reset_lakehouse()
-    step("starting the local Kafka-protocol broker (Tansu) on 127.0.0.1")
+    if broker.status(data) is None:
+        broker.remove_log(data)  # a new topic, as Bronze starts from empty
+    step("starting the local broker (Apache Kafka, KRaft, log in data/kafka) on 127.0.0.1")
     with broker.running(data=data) as running:
         print(f"broker pid {running.pid} at {running.bootstrap_servers}")
         kafka = KafkaConfig.from_env(bootstrap_servers=running.bootstrap_servers)

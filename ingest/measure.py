@@ -155,7 +155,7 @@ class TopicUnreachable(RuntimeError):
 
 
 class TopicEnd:
-    """The topic's true end offsets summed (Tansu's watermark is unreliable: see kafka_source).
+    """The topic's end offsets (high watermarks) summed: how many events it has ever held.
 
     With `log`, the clients are quiet: librdkafka's own lines (a broker down gives one
     "Connection refused" a second per connection) and its errors go to that logger, never to
@@ -163,7 +163,6 @@ class TopicEnd:
 
     def __init__(self, kafka: KafkaConfig, log: logging.Logger | None = None, timeout_s: float = 5.0) -> None:
         from confluent_kafka import Consumer
-        from confluent_kafka.admin import AdminClient
 
         self.topic = kafka.topic
         self.bootstrap_servers = kafka.bootstrap_servers
@@ -177,17 +176,24 @@ class TopicEnd:
                 **quiet,
                 "group.id": "runner-status",
                 "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "fetch.queue.backoff.ms": 1,
             }
         )
-        self.admin = AdminClient({**kafka.client_config(), **quiet})
 
     def total(self) -> int:
-        from ingest.bronze.kafka_source import topic_state
+        from confluent_kafka import TopicPartition
 
         try:
-            return sum(topic_state(self.consumer, self.admin, self.topic, self.timeout_s).end.values())
+            partitions = (
+                self.consumer.list_topics(self.topic, timeout=self.timeout_s).topics[self.topic].partitions
+            )
+            if not partitions:
+                raise RuntimeError(f"topic {self.topic} has no partitions")
+            return sum(
+                self.consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, part), timeout=self.timeout_s, cached=False
+                )[1]
+                for part in partitions
+            )
         except Exception as exc:
             text = str(exc).strip()
             reason = text.splitlines()[0] if text else type(exc).__name__
@@ -196,4 +202,3 @@ class TopicEnd:
 
     def close(self) -> None:
         self.consumer.close()
-        self.admin = None  # destroyed now, before the broker stops (no disconnect noise)

@@ -41,9 +41,6 @@ class RunnerOptions:
     # a compaction replaced for `compact_retention_hours` before deleting them
     compact_every_s: float = 600.0
     compact_retention_hours: float = 1.0
-    # roll the local broker's topic once it holds this many events (0: never), which frees
-    # the broker's memory of events Bronze has landed (ingest.topic_roll)
-    roll_topic_events: int = 300_000
 
     @classmethod
     def fast(cls, **overrides: object) -> RunnerOptions:
@@ -76,7 +73,6 @@ class RunnerOptions:
             dashboard_port=args.dashboard_port,
             outbox_retention_minutes=args.outbox_retention_minutes,
             compact_every_s=args.compact_every if args.compact_every is not None else base.compact_every_s,
-            roll_topic_events=args.roll_topic_events,
             silver_lookback_hours=(
                 args.silver_lookback_minutes / 60
                 if args.silver_lookback_minutes is not None
@@ -128,13 +124,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help=f"seconds between Bronze compactions (default {slow.compact_every_s:g}; 0: never)",
-    )
-    p.add_argument(
-        "--roll-topic-events",
-        type=int,
-        default=slow.roll_topic_events,
-        help="roll the broker's topic once it holds this many events, freeing its memory "
-        f"(default {slow.roll_topic_events:,}; 0: never)",
     )
     p.add_argument(
         "--api-port",

@@ -11,17 +11,17 @@ cadences; `--fast` runs both every 10 seconds). Every interval it prints one sta
   added: the run's end time minus each line's Kafka record timestamp, which the relay sets to
   the transaction's commit time).
 
-Each run starts from empty (the local broker keeps topics in memory only, so Bronze, its
-checkpoint, the warehouse and the orders database start again with it). Ctrl-C or SIGTERM
+Each run starts from empty: the broker's log, Bronze, its checkpoint, the warehouse and the
+orders database. Ctrl-C or SIGTERM
 stop it cleanly: simulator, relay, Bronze, dbt, then PostgreSQL and the broker. A relay or a
 Bronze ingester that exits is restarted (the relay resumes from its slot, Bronze from its
 checkpoint, its batches idempotent); PostgreSQL, if it dies, is started again on its port
-(crash recovery; the relay and the simulator reconnect by themselves). A broker that dies
-takes its topic with it, and with it the events Bronze had not read yet: the runner starts a
-new broker, restarts Bronze on the new topic from its start, publishes again from the outbox
-what Bronze lacks (the relay keeps published rows for `--outbox-retention-minutes`;
-ingest.orders.replay), restarts the relay, and says so in one line
-(`_recover_from_broker_loss`). Each recovery is one line on the console. With `--duration`
+(crash recovery; the relay and the simulator reconnect by themselves). A broker that dies is
+started again on its log (data/kafka): nothing it acknowledged is lost, Bronze resumes from
+its checkpoint. Only when the log itself is gone does the runner start a new broker, restart
+Bronze on the new topic from its start, publish again from the outbox what Bronze lacks (the
+relay keeps published rows for `--outbox-retention-minutes`; ingest.orders.replay), restart
+the relay, and say so in one line (`_recover_from_lost_log`). Each recovery is one line on the console. With `--duration`
 it stops placing orders after that many seconds, lets the relay, Bronze, Silver and Gold
 catch up, and prints the final counts (used by the tests and the benchmark).
 
@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ingest import broker, services, serving, topic_roll
+from ingest import broker, services, serving
 from ingest.config import KafkaConfig
 from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
@@ -86,11 +86,10 @@ class RunReport:
     seconds: float = 0.0
     dbt_failures: int = 0
     status_lines: list[str] = field(default_factory=list)
-    # broker losses: how many, Bronze's rows from the lost topics, outbox events replayed
+    # broker restarts: how many; of those, logs lost (then Bronze's rows from the lost topics and
+    # the outbox events replayed)
     broker_restarts: int = 0
-    # topic rolls (ingest.topic_roll): how many, and the events of the retired topics
-    topic_rolls: int = 0
-    rolled_events: int = 0
+    logs_lost: int = 0
     bronze_before_loss: int = 0
     replayed: int = 0
 
@@ -174,6 +173,7 @@ class Runner:
 
     def reset_state(self) -> None:
         postgres.remove(self.data)
+        broker.remove_log(self.data)
         self.data.reset_lakehouse()
 
     def _start(self) -> Pipeline:
@@ -291,7 +291,6 @@ class Runner:
             if now >= self.next_status:
                 self.next_status = now + self.options.status_every_s
                 self._print_status(p)
-                self._roll_topic_when_due(p)
                 cap_logs(self.data.run, LOG_CAP_BYTES)
             if self._finished(p, now):
                 break
@@ -345,27 +344,64 @@ class Runner:
         )
 
     def _recover_from_broker_loss(self, p: Pipeline) -> None:
-        """The broker died: its topic (memory only) is gone, with the events it acknowledged
-        that Bronze had not read yet. In this order:
+        """The broker died. Its log is on disk (data/kafka): when it is still there, the broker
+        starts again on it (same port when free) and nothing it acknowledged is lost; the relay's
+        producer retries what was unacknowledged, Bronze resumes from its checkpoint (restarted
+        if its query gave up meanwhile). One line says so. Only a lost log (the folder gone, or
+        a new disk) needs the outbox: `_recover_from_lost_log`."""
+        if not broker.log_present(self.data):
+            self._recover_from_lost_log(p)
+            return
+        detected = time.monotonic()
+        lost = p.broker
+        self.report.broker_restarts += 1
+        self._count_restart("broker")
+        p.topic_end.close()
+        p.broker = broker.restart(lost, data=self.data)
+        self._follow_broker_port(p)
+        p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
+        seconds = time.monotonic() - detected
+        if self.drain_deadline is not None:
+            self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
+        self.say(
+            f"run: the broker (pid {lost.pid}) died; started again on its log in {seconds:.1f}s on "
+            f"{p.broker.bootstrap_servers}: nothing it acknowledged was lost, no outbox replay needed "
+            "(the relay retries what was in flight, Bronze resumes from its checkpoint)"
+        )
+
+    def _follow_broker_port(self, p: Pipeline) -> None:
+        """A broker on a new port: the children started from now on are told."""
+        if p.broker.bootstrap_servers != p.kafka.bootstrap_servers:
+            p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
+            p.env["KAFKA_BOOTSTRAP_SERVERS"] = p.kafka.bootstrap_servers
+            for child in (p.relay, p.bronze):  # they hold the old address: start them on the new one
+                child.kill()
+                child.start()
+
+    def _recover_from_lost_log(self, p: Pipeline) -> None:
+        """The broker died with its log: the events it acknowledged that Bronze had not read
+        are gone with it. In this order:
         1. kill the relay (before any new broker exists, so nothing it publishes from now on
            is acknowledged: whatever the outbox got after `until` is still unconfirmed in the
            slot) and Bronze (its batches are idempotent; its position is in a lost topic);
         2. plan the replay: from the oldest outbox row created up to `until` whose event_id
            Bronze has not landed (ingest.orders.replay);
-        3. start a broker (the same port when free) with the topic, and Bronze with its
-           checkpoint reset, so it reads the new topic from its start;
+        3. start a broker on a new, empty log (the same port when free) with the topic, and
+           Bronze with its checkpoint reset, so it reads the new topic from its start;
         4. publish the plan's rows, then restart the relay (it resumes from the slot);
         5. say it in one line. Silver drops the events Bronze gets twice by event_id."""
         detected = time.monotonic()
         until = datetime.now(UTC)
         lost = p.broker
         self.report.broker_restarts += 1
+        self.report.logs_lost += 1
         self._count_restart("broker")
         p.relay.kill()
         p.bronze.kill()
         p.topic_end.close()
         self.bronze_base = bronze_rows(self.data.bronze_table)
         plan = replay.make_plan(p.dsn, self.data.bronze_table, until)
+        broker.remove_log(self.data)  # whatever is left of it
         p.broker = broker.restart(lost, data=self.data)
         if p.broker.bootstrap_servers != p.kafka.bootstrap_servers:  # a new port: tell the children
             p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
@@ -378,7 +414,7 @@ class Runner:
         try:
             result = replay.publish(p.dsn, p.kafka, plan, until, self.kafka_log)
         except replay.ReplayError as exc:
-            raise RuntimeError(f"run: the broker died and the outbox replay failed: {exc}") from exc
+            raise RuntimeError(f"run: the broker's log was lost and the outbox replay failed: {exc}") from exc
         p.relay.start()
         p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
         self.report.replayed += result.published
@@ -387,47 +423,9 @@ class Runner:
         if self.drain_deadline is not None:
             self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
         self.say(
-            f"run: the broker (pid {lost.pid}) died, and its topic with it; new broker on "
+            f"run: the broker (pid {lost.pid}) died and its log is gone; new broker on "
             f"{p.broker.bootstrap_servers} in {seconds:.1f}s; {result.summary()}; relay and Bronze "
             "restarted (Bronze reads the new topic from its start)"
-        )
-
-    def _roll_topic_when_due(self, p: Pipeline) -> None:
-        """Once the topic holds `roll_topic_events` events (as the last status line counted),
-        delete and recreate it to free the broker's memory: the relay pauses meanwhile and
-        Bronze goes on from the new topic's start (ingest.topic_roll). One line says so."""
-        every = self.options.roll_topic_events
-        if not every or self.drain_deadline is not None or p.broker is None or p.kafka is None:
-            return
-        if self.status_numbers.get("topic_events", 0) < every:
-            return
-        before, paused = services.rss_mb(p.broker.pid), time.monotonic()
-        p.relay.stop(signal.SIGTERM, timeout_s=60)
-        relay_stopped_s = time.monotonic() - paused
-        p.topic_end.close()
-        folder = topic_roll.rolls_dir(self.data.bronze_checkpoint)
-        base = self.bronze_base
-        rolled = None
-        try:
-            rolled = topic_roll.roll(p.kafka, folder, lambda: bronze_rows(self.data.bronze_table) - base)
-            # Bronze let go at the old topic's exact end: every row it holds came from a retired topic
-            self.bronze_base = bronze_rows(self.data.bronze_table)
-        except topic_roll.RollSkipped as exc:
-            self.say(f"run: topic roll given up ({exc}); the run goes on with the same topic")
-        except Exception as exc:
-            raise RuntimeError(f"run: the topic roll failed: {_first_line(exc)}") from exc
-        finally:
-            p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
-            p.relay.start()
-        if rolled is None:
-            return
-        self.report.topic_rolls += 1
-        self.report.rolled_events += rolled.events
-        self.say(
-            f"run: topic rolled ({rolled.events:,} events, all in Bronze): relay paused "
-            f"{time.monotonic() - paused:.1f}s (its clean stop {relay_stopped_s:.1f}s, Bronze's last "
-            f"batch {rolled.drained_s:.1f}s, Bronze letting go {rolled.released_s:.1f}s); broker memory "
-            f"{before:,.0f} -> {services.rss_mb(p.broker.pid):,.0f} MB"
         )
 
     def _compact_bronze_when_due(self, now: float) -> None:
@@ -648,17 +646,16 @@ def main(options: RunnerOptions, data: DataDir | None = None) -> int:
             else "no Gold lines measured"
         )
         topic = f"topic {report.topic_events:,} events"
-        if report.broker_restarts:
-            n = report.broker_restarts
-            losses = "1 broker loss" if n == 1 else f"{n} broker losses"
+        if report.broker_restarts > report.logs_lost:
+            n = report.broker_restarts - report.logs_lost
+            topic += f" (the broker restarted on its log {n} time{'s' if n > 1 else ''}, nothing lost)"
+        if report.logs_lost:
+            n = report.logs_lost
+            losses = "1 lost broker log" if n == 1 else f"{n} lost broker logs"
             topic += (
                 f" in the new topic (after {losses}: {report.replayed:,} outbox events replayed into it, "
                 f"{report.bronze_before_loss:,} Bronze rows from the lost one)"
             )
-        if report.topic_rolls:
-            n = report.topic_rolls
-            rolls = f"{n} topic roll{'s' if n > 1 else ''}"
-            topic += f" (after {rolls} of {report.rolled_events:,} events in all)"
         print(
             f"run: {report.orders:,} orders ({report.lines:,} lines) at {report.orders_per_s:.1f} orders/s; "
             f"{topic}, Bronze {report.bronze_rows:,}, "

@@ -33,7 +33,8 @@ def monkeypatch_module():
 
 @pytest.fixture(scope="module")
 def kafka_broker(data_root, monkeypatch_module):
-    """A real Tansu broker on 127.0.0.1 with the topic created; stopped after the module."""
+    """A real Kafka broker (KRaft, log in the data directory) on 127.0.0.1 with the topic created;
+    stopped after the module."""
     from ingest import broker
 
     running = broker.start()

@@ -1,8 +1,10 @@
 """The Bronze streaming query: Kafka topic -> append-only Delta table.
 
-Source and sink are adapters chosen by configuration; the transform is the same on both:
-- embedded default: Python data source over confluent-kafka -> delta-rs
-- Databricks: Spark's native `kafka` source -> Spark's Delta writer
+One code path, locally and on Databricks: Spark's `kafka` source -> the Bronze transform ->
+Spark's Delta writer in `foreachBatch`, idempotent per batch (`txnAppId`/`txnVersion`). Only
+configuration differs: where the topic is, its auth (Event Hubs' SASL, with the `kafkashaded.`
+login module on Databricks), and where the table and checkpoint live. Locally the session gets
+the pinned jars (Spark's Kafka connector, Delta Lake) by path (ingest/jvm.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
-from ingest import topic_roll
+from ingest import jvm
 from ingest.bronze import sinks, transform
 from ingest.config import BronzeConfig
 
@@ -26,7 +28,14 @@ from ingest.config import BronzeConfig
 # transform's one projection (every column plus the parse_error checks) lands in between and
 # ran interpreted, at twice the transform's CPU. At 8,000 Spark falls back to its per-expression
 # code for such a stage instead (measured: 10.4 -> 5.6 CPU-s per 200,000 events, old transform 1.8).
-SESSION_CONF = {"spark.sql.codegen.hugeMethodLimit": "8000"}
+#
+# Timestamps as parquet TIMESTAMP_MICROS, not Spark's legacy INT96: delta-rs and DuckDB then read
+# Bronze's `*_at` columns as the contract's UTC microsecond timestamps (INT96 reads as nanoseconds
+# without a zone, which dbt-duckdb's incremental filter cannot compare).
+SESSION_CONF = {
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
 
 
 STREAMING_EXECUTION_LOGGER = "org.apache.spark.sql.execution.streaming.runtime"
@@ -36,7 +45,7 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
     """A local SparkSession sized for a 2-core machine; on Databricks, the cluster's session."""
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return SparkSession.builder.getOrCreate()
-    # Python workers (the Kafka data source runs in them) use this interpreter, not PATH's.
+    # Python workers (foreachBatch's own work stays in the JVM) use this interpreter, not PATH's.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only
     spark = (
@@ -50,6 +59,7 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config(map=jvm.spark_conf())
         .config(map=SESSION_CONF)
         .getOrCreate()
     )
@@ -62,32 +72,21 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
 
 
 def read_kafka(spark: SparkSession, config: BronzeConfig) -> DataFrame:
-    """The source adapter: a streaming DataFrame with the native Kafka source's columns."""
+    """The source: Spark's `kafka` source over the topic (a streaming DataFrame of its columns)."""
     options = {
         **config.kafka.spark_options(),
         "startingOffsets": config.starting_offsets,
         "maxOffsetsPerTrigger": str(config.max_events_per_batch),
+        # Offsets that vanished (the broker's log lost, or retention passing unread events)
+        # stop the query with Spark's reason instead of being skipped silently.
+        "failOnDataLoss": "true",
     }
-    if config.source == "kafka":
-        options["failOnDataLoss"] = "true"
-        return spark.readStream.format("kafka").options(**options).load()
-    # Imported here: the Python data source needs PySpark 4's data source API, which the
-    # Databricks path (native `kafka` source) neither uses nor may have.
-    from ingest.bronze.kafka_source import SOURCE_NAME, KafkaPythonDataSource
-
-    spark.dataSource.register(KafkaPythonDataSource)
-    python_options = {k: v for k, v in options.items() if not k.startswith("kafka.sasl")}
-    if "://" not in config.checkpoint_path:  # a local run: the runner may roll the topic
-        python_options["topicRolls"] = str(topic_roll.rolls_dir(config.checkpoint_path))
-    return spark.readStream.format(SOURCE_NAME).options(**python_options).load()
+    return spark.readStream.format("kafka").options(**options).load()
 
 
 def batch_writer(config: BronzeConfig) -> sinks.BatchWriter:
-    """The sink adapter: each micro-batch stamped, then appended idempotently."""
-    if config.sink == "delta":
-        write = sinks.spark_delta_writer(config.table_path, config.checkpoint_path, config.query_name)
-    else:
-        write = sinks.deltalake_writer(config.table_path, config.checkpoint_path, config.query_name)
+    """The sink: each micro-batch stamped, then appended to Delta idempotently."""
+    write = sinks.delta_writer(config.table_path, config.checkpoint_path, config.query_name)
 
     def write_batch(batch_df: DataFrame, batch_id: int) -> None:
         write(transform.with_batch_metadata(batch_df, batch_id), batch_id)
@@ -116,7 +115,6 @@ def reset_checkpoint(config: BronzeConfig) -> None:
     if path.exists():
         shutil.rmtree(path)
         print(f"removed checkpoint {path}", file=sys.stderr)
-    shutil.rmtree(topic_roll.rolls_dir(path), ignore_errors=True)  # its topic rolls went with it
 
 
 @dataclass
@@ -186,12 +184,21 @@ def _report_batch(progress: dict, stats: BronzeRun, started: float) -> None:
         )
 
 
-def _raise(text: str) -> None:
-    if "OffsetMismatchError" in text:
-        from ingest.bronze.kafka_source import OffsetMismatchError
+class OffsetMismatchError(RuntimeError):
+    """The checkpoint does not describe the topic the broker now holds (e.g. a lost log)."""
 
-        reason = text.split("OffsetMismatchError:", 1)[1].strip().splitlines()[0]
-        raise OffsetMismatchError(reason) from None
+
+# What Spark's Kafka source says when the checkpoint's offsets are not in the topic any more.
+DATA_LOSS_SIGNS = ("data may have been lost", "data may have been missed", "KAFKA_DATA_LOSS", "were deleted")
+
+
+def _raise(text: str) -> None:
+    if any(sign in text for sign in DATA_LOSS_SIGNS):
+        first = next((line.strip() for line in text.splitlines() if line.strip()), text)
+        raise OffsetMismatchError(
+            "the checkpoint's offsets are not in the topic the broker holds (its log was lost or "
+            f"retention removed unread events): {first[:300]}"
+        ) from None
     raise RuntimeError(f"bronze query failed: {text}") from None
 
 

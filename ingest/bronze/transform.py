@@ -1,5 +1,5 @@
-"""Kafka records -> Bronze rows. Pure DataFrame -> DataFrame functions, one transform for
-both the native Kafka source (Databricks) and the Python data source (embedded default).
+"""Kafka records -> Bronze rows. Pure DataFrame -> DataFrame functions over the columns of
+Spark's `kafka` source, locally and on Databricks alike.
 
 Bronze keeps everything needed to explain a row later: the value and key exactly as received
 (bytes) and as UTF-8 text, the Kafka coordinates, the envelope and line fields parsed as
@@ -36,9 +36,30 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import (
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from ingest.events import ENVELOPE_FIELDS, LINE_FIELDS, RECORD_COLUMNS, bronze_spark_schema
+
+# The columns of Spark's `kafka` source, which the transform reads (tests build such frames).
+KAFKA_SCHEMA = StructType(
+    [
+        StructField("key", BinaryType()),
+        StructField("value", BinaryType()),
+        StructField("topic", StringType()),
+        StructField("partition", IntegerType()),
+        StructField("offset", LongType()),
+        StructField("timestamp", TimestampType()),
+        StructField("timestampType", IntegerType()),
+    ]
+)
 
 # How `from_json` reads the value: every field as a string, so JSON numbers keep their text
 # ("17490.0" stays "17490.0").

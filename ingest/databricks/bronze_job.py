@@ -2,9 +2,8 @@
 
 A `spark_python_task` of the Bronze job in resources/bronze.job.yml runs this file from the
 bundle's synced copy of the repository. It runs the same job code as `python -m ingest bronze`
-(ingest/bronze/job.py: same transform, same batch stamping), with the Databricks adapters:
-Spark's native `kafka` source (BRONZE_SOURCE=kafka) and Spark's Delta writer with
-`txnAppId`/`txnVersion` (BRONZE_SINK=delta).
+(ingest/bronze/job.py: Spark's `kafka` source, the same transform and batch stamping, Spark's
+Delta writer with `txnAppId`/`txnVersion`); only the configuration differs.
 
 Settings come from the job cluster's environment (`spark_env_vars`, see BronzeConfig):
 BRONZE_TABLE_PATH (`catalog.bronze.sales_transactions`), BRONZE_CHECKPOINT_PATH (a
@@ -76,8 +75,7 @@ def location_statements(table_path: str, checkpoint_path: str) -> list[str]:
 
 
 def bronze_config(args: argparse.Namespace, connection_string: str):
-    """BronzeConfig for Databricks: the native kafka source and the Delta sink, unless the
-    environment says otherwise (BRONZE_SOURCE, BRONZE_SINK)."""
+    """BronzeConfig for Databricks: the table and checkpoint from the arguments or the environment."""
     from ingest.config import BronzeConfig, KafkaConfig
 
     table = args.table or os.environ.get("BRONZE_TABLE_PATH")
@@ -96,8 +94,6 @@ def bronze_config(args: argparse.Namespace, connection_string: str):
         kafka=KafkaConfig.from_env(eventhubs_connection_string=connection_string),
         table_path=table,
         checkpoint_path=checkpoint,
-        source=os.environ.get("BRONZE_SOURCE", "kafka"),
-        sink=os.environ.get("BRONZE_SINK", "delta"),
         trigger_interval=args.trigger_interval,
         max_events_per_batch=args.max_events_per_batch,
     )
@@ -106,8 +102,8 @@ def bronze_config(args: argparse.Namespace, connection_string: str):
 def describe(config: Any, secret_origin: str) -> str:
     """One line saying what runs; names where the connection string came from, never its value."""
     return (
-        f"bronze on Databricks: {config.source} source, {config.kafka.bootstrap_servers} "
-        f"topic {config.kafka.topic} -> {config.sink} sink {config.table_path} "
+        f"bronze on Databricks: kafka source, {config.kafka.bootstrap_servers} "
+        f"topic {config.kafka.topic} -> delta sink {config.table_path} "
         f"(checkpoint {config.checkpoint_path}); Event Hubs connection string from {secret_origin}"
     )
 

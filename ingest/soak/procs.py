@@ -37,10 +37,8 @@ def classify(argv: Iterable[str]) -> str | None:
     if not args:
         return None
     program = args[0].rsplit("/", 1)[-1]
-    if program == "tansu":
-        return "broker"
     if program == "java":
-        return "spark"
+        return "broker" if "kafka.Kafka" in args else "spark"
     if program in ("postgres", "postmaster") or args[0].startswith("postgres:"):
         return "postgres"  # a backend's title replaces its command line: "postgres: walwriter"
     if "-m" not in args[:-1]:

@@ -156,8 +156,7 @@ class BronzeWriter:
     ) -> list[dict]:
         """Land Kafka records (key, value) as the ingester would: the Bronze transform
         (`parse_events`) on a local SparkSession, then one batch. Returns the rows written."""
-        from ingest.bronze.kafka_source import KAFKA_SCHEMA
-        from ingest.bronze.transform import parse_events
+        from ingest.bronze.transform import KAFKA_SCHEMA, parse_events
 
         ingested_at = self._ingested_at(minutes_after_base)
         kafka_rows = []

@@ -19,12 +19,8 @@ class Record:
 
 
 def read_topic(bootstrap_servers: str, topic: str = TOPIC, timeout_s: float = 30.0) -> list[Record]:
-    """Every record of the topic, up to its true end (found by consuming: Tansu's high
-    watermark can be too low), read with assign(): no consumer-group join."""
+    """Every record of the topic, up to its end offsets, read with assign(): no consumer-group join."""
     from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient
-
-    from ingest.bronze.kafka_source import topic_state
 
     conf = {
         "bootstrap.servers": bootstrap_servers,
@@ -35,11 +31,12 @@ def read_topic(bootstrap_servers: str, topic: str = TOPIC, timeout_s: float = 30
     }
     consumer = Consumer(conf)
     try:
-        state = topic_state(consumer, AdminClient({"bootstrap.servers": bootstrap_servers}), topic)
-        wanted = {int(p): end for p, end in state.end.items() if end > state.low[p]}
-        consumer.assign([TopicPartition(topic, p, state.low[str(p)]) for p in wanted])
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+        wanted = {p: high for p, (low, high) in marks.items() if high > low}
+        consumer.assign([TopicPartition(topic, p, marks[p][0]) for p in wanted])
         records: list[Record] = []
-        next_offset = {p: state.low[str(p)] for p in wanted}
+        next_offset = {p: marks[p][0] for p in wanted}
         deadline = time.monotonic() + timeout_s
         while any(next_offset[p] < end for p, end in wanted.items()):
             if time.monotonic() > deadline:

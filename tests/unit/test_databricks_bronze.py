@@ -103,6 +103,7 @@ def test_bootstrap_server_is_the_namespace_kafka_endpoint():
 
 def test_native_kafka_source_gets_sasl_ssl_plain_and_the_connection_string(databricks_env):
     databricks_env.setenv("EVENTHUBS_CONNECTION_STRING", CONNECTION_STRING)
+    databricks_env.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")  # the runtime's shaded Kafka client
     config = bronze_job.bronze_config(bronze_job.build_parser().parse_args([]), CONNECTION_STRING)
     spark = Recorder()
     job.read_kafka(spark, config)
@@ -121,10 +122,18 @@ def test_native_kafka_source_gets_sasl_ssl_plain_and_the_connection_string(datab
     assert options["failOnDataLoss"] == "true"
 
 
-def test_databricks_defaults_are_the_native_source_and_the_delta_sink(databricks_env):
+def test_databricks_defaults_are_the_unity_catalog_table_and_the_shaded_login_module(databricks_env):
+    databricks_env.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
     config = bronze_job.bronze_config(bronze_job.build_parser().parse_args([]), CONNECTION_STRING)
-    assert (config.source, config.sink) == ("kafka", "delta")
+    assert config.kafka.shaded_kafka_classes
+    assert config.kafka.security_protocol == "SASL_SSL"
     assert config.table_path == "orders.bronze.sales_transactions"
+
+
+def test_off_databricks_the_login_module_is_kafkas_own(databricks_env):
+    config = bronze_job.bronze_config(bronze_job.build_parser().parse_args([]), CONNECTION_STRING)
+    jaas = config.kafka.spark_options()["kafka.sasl.jaas.config"]
+    assert jaas.startswith("org.apache.kafka.common.security.plain.PlainLoginModule required ")
 
 
 def test_table_and_checkpoint_are_required_on_databricks(databricks_env):
@@ -138,11 +147,12 @@ def test_delta_sink_appends_with_the_query_app_id_and_the_batch_id(tmp_path):
     checkpoint.mkdir()
     (checkpoint / "metadata").write_text(json.dumps({"id": "q-123"}))
     batch = Recorder()
-    sinks.spark_delta_writer("orders.bronze.sales_transactions", str(checkpoint), "bronze_q")(batch, 7)
+    sinks.delta_writer("orders.bronze.sales_transactions", str(checkpoint), "bronze_q")(batch, 7)
 
     assert batch.named("format") == [(("delta",), {})]
     assert batch.named("mode") == [(("append",), {})]
-    assert dict(args for args, _ in batch.named("option")) == {"txnAppId": "bronze_q:q-123", "txnVersion": 7}
+    options = dict(args for args, _ in batch.named("option"))
+    assert (options["txnAppId"], options["txnVersion"]) == ("bronze_q:q-123", 7)
     assert batch.named("saveAsTable") == [(("orders.bronze.sales_transactions",), {})]
 
 
@@ -202,7 +212,6 @@ def test_main_runs_the_job_code_with_kafka_and_delta_and_creates_the_locations(d
     spark, seen = run_main(["--secret-scope", SCOPE, "--secret-key", KEY], dbutils=fake_dbutils())
 
     (config,) = seen
-    assert (config.source, config.sink) == ("kafka", "delta")
     assert config.kafka.eventhubs_connection_string == CONNECTION_STRING
     assert config.kafka.bootstrap_servers == "orders-ns.servicebus.windows.net:9093"
     assert [args[0] for args, _ in spark.named("sql")] == [
@@ -271,21 +280,3 @@ def test_kafka_config_repr_hides_the_connection_string():
     config = KafkaConfig.from_env(eventhubs_connection_string=CONNECTION_STRING)
     assert CONNECTION_STRING not in repr(config)
     assert SHARED_KEY not in repr(config)
-
-
-def test_the_databricks_path_needs_no_python_data_source_api(tmp_path):
-    """The native-source path must not import the Python data source (Spark 4's API only)."""
-    code = (
-        "import sys\n"
-        "sys.modules['pyspark.sql.datasource'] = None\n"  # as on a runtime without that API
-        "sys.modules['pyspark.sql.streaming.datasource'] = None\n"
-        "from ingest.bronze import job\n"
-        "from ingest.databricks import bronze_job, secrets\n"
-        "assert 'ingest.bronze.kafka_source' not in sys.modules\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "ok"

