@@ -286,10 +286,7 @@ def start(
             file=sys.stderr,
         )
     port = port or free_port()
-    if sasl_connection_string:
-        sasl_port = sasl_port or free_port()
-    else:
-        sasl_port = None
+    sasl_port = (sasl_port or free_port()) if sasl_connection_string else None
     config = folder / "server.properties"
     config.write_text(server_properties(log, port, free_port(), sasl_port, fitted, partitions))
     (folder / "log4j2.properties").write_text(LOG4J)

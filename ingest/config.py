@@ -141,7 +141,8 @@ class BronzeConfig:
     def validate(self) -> None:
         if self.kafka.security_protocol not in ("SASL_SSL", "SASL_PLAINTEXT"):
             raise ValueError(
-                f"KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT, not {self.kafka.security_protocol!r}"
+                "KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SASL_PLAINTEXT, "
+                f"not {self.kafka.security_protocol!r}"
             )
         if self.starting_offsets not in ("earliest", "latest"):
             raise ValueError(

@@ -7,8 +7,7 @@ import pytest
 from pyspark.sql import Row
 from pyspark.testing import assertDataFrameEqual
 
-from ingest.bronze.transform import KAFKA_SCHEMA
-from ingest.bronze.transform import parse_events, with_batch_metadata
+from ingest.bronze.transform import KAFKA_SCHEMA, parse_events, with_batch_metadata
 from ingest.events import RECORD_COLUMNS, bronze_arrow_schema, bronze_spark_schema
 
 GOOD = (

@@ -4,8 +4,7 @@ the producer's encoding as the raw value, and the columns the Bronze transform p
 import pytest
 from deltalake import DeltaTable
 
-from ingest.bronze.transform import KAFKA_SCHEMA
-from ingest.bronze.transform import parse_events
+from ingest.bronze.transform import KAFKA_SCHEMA, parse_events
 from ingest.events import RECORD_COLUMNS, bronze_arrow_schema, encode
 from ingest.testing.bronze_writer import DEFAULT_OCCURRED_AT, BronzeWriter, event, invalid, line
 
