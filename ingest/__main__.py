@@ -12,7 +12,7 @@ import threading
 from ingest.api import server as api_server
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
 from ingest.orders import DEFAULT_RETENTION_MINUTES
-from ingest.paths import DataDir
+from ingest.paths import DataDir, delta_table_exists
 from ingest.run_options import DEFAULT_ORDER_RATE, RunnerOptions, add_arguments
 
 
@@ -104,7 +104,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
     from ingest.bronze import maintenance
 
     table = DataDir.from_env().bronze_table
-    if not (table / "_delta_log").exists():
+    if not delta_table_exists(table):
         print(f"compact: no Bronze table at {table} yet", file=sys.stderr)
         return 1
     print(maintenance.compact(table, retention_hours=args.retention_hours).summary())

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.config import KafkaConfig
+from ingest.paths import delta_table_exists
 from ingest.schedule import DbtRun
 
 
@@ -120,7 +121,7 @@ def bronze_rows(table_path: Path) -> int:
     """Rows in the Bronze Delta table, from its log (0 before its first commit)."""
     from deltalake import DeltaTable
 
-    if not (table_path / "_delta_log").exists():
+    if not delta_table_exists(table_path):
         return 0
     actions = DeltaTable(str(table_path)).get_add_actions(flatten=True)
     return int(sum(v for v in actions.column("num_records").to_pylist() if v is not None))

@@ -60,6 +60,12 @@ class DataDir:
         self.warehouse.parent.mkdir(parents=True)
 
 
+def delta_table_exists(table_path: Path) -> bool:
+    """Whether a Delta table has its first commit (Spark makes `_delta_log` before writing it)."""
+    log = Path(table_path) / "_delta_log"
+    return log.is_dir() and any(log.glob("*.json"))
+
+
 def warehouse_path() -> Path:
     """The warehouse of the data directory the environment names (tests, `summary`)."""
     return DataDir.from_env().warehouse

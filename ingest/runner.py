@@ -47,7 +47,7 @@ from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
 from ingest.orders import migrate, postgres, replay
 from ingest.orders.relay import lag
-from ingest.paths import DataDir
+from ingest.paths import DataDir, delta_table_exists
 from ingest.processes import Child, cap_logs, ingest_command
 from ingest.run_options import RunnerOptions
 from ingest.schedule import LAYERS, DbtScheduler
@@ -439,11 +439,11 @@ class Runner:
         if child.proc is not None and child.poll() != 0:
             self.say(f"run: Bronze compaction failed ({child.poll()}): {child.tail(1)}")
         self.next_compact = now + every
-        if (self.data.bronze_table / "_delta_log").exists():
+        if delta_table_exists(self.data.bronze_table):
             child.start()
 
     def _start_clock_once_bronze_exists(self, dbt: DbtScheduler, now: float) -> None:
-        if not dbt.clock_started and (self.data.bronze_table / "_delta_log").exists():
+        if not dbt.clock_started and delta_table_exists(self.data.bronze_table):
             dbt.start_clock(now)
 
     def _take_finished_run(self, dbt: DbtScheduler) -> None:

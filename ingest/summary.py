@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.config import BronzeConfig
-from ingest.paths import DataDir
+from ingest.paths import DataDir, delta_table_exists
 
 
 @dataclass
@@ -81,7 +81,7 @@ def collect(data: DataDir | None = None) -> Summary:
     data = data or DataDir.from_env()
     summary = Summary(warehouse=data.warehouse)
     table_path = BronzeConfig.from_env(data).table_path
-    if Path(table_path, "_delta_log").exists():
+    if delta_table_exists(Path(table_path)):
         (
             summary.bronze_rows,
             summary.bronze_distinct_events,

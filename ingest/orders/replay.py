@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ingest.config import KafkaConfig
 from ingest.orders.relay import OUTBOX_TABLE, retention
+from ingest.paths import delta_table_exists
 from ingest.producer import produce, producer_config
 
 FETCH_ROWS = 5_000
@@ -113,7 +114,7 @@ def landed_event_ids(bronze_table: Path, since: datetime | None = None) -> set[s
     import pyarrow.compute as pc
     from deltalake import DeltaTable
 
-    if not (bronze_table / "_delta_log").exists():
+    if not delta_table_exists(bronze_table):
         return set()
     dataset = DeltaTable(str(bronze_table)).to_pyarrow_dataset()
     where = None

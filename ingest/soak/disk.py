@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from ingest.paths import DataDir
+from ingest.paths import DataDir, delta_table_exists
 from ingest.soak.samples import DISK_DIRS, DiskSample
 
 
@@ -23,7 +23,7 @@ def folder_bytes(path: Path) -> int:
 def live_files(table: Path) -> int | None:
     """Parquet files in the table's current Delta snapshot (what a reader opens); None when the
     table cannot be read (not there yet, or a read raced a commit)."""
-    if not (table / "_delta_log").exists():
+    if not delta_table_exists(table):
         return None
     from deltalake import DeltaTable
 

@@ -24,7 +24,7 @@ from deltalake import DeltaTable
 from ingest import broker, failpoints, producer
 from ingest.bronze.sinks import query_app_id
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.paths import PROJECT_DIR, DataDir
+from ingest.paths import PROJECT_DIR, DataDir, delta_table_exists
 
 from .ledger import bronze_tally
 from .results import Fault
@@ -117,7 +117,7 @@ class BronzeRig:
     def delta_batch(self) -> int:
         """The last batch id the Delta table recorded for the current checkpoint (-1: none)."""
         table = self.data.bronze_table
-        if not (table / "_delta_log").exists():
+        if not delta_table_exists(table):
             return -1
         app = query_app_id(str(self.data.bronze_checkpoint), QUERY_NAME)
         done = DeltaTable(str(table)).transaction_version(app)
@@ -126,7 +126,7 @@ class BronzeRig:
     def next_offset(self) -> int:
         """The lowest offset any partition has landed up to (where the next fetch starts)."""
         table = self.data.bronze_table
-        if not (table / "_delta_log").exists():
+        if not delta_table_exists(table):
             return 0
         rows = DeltaTable(str(table)).to_pyarrow_table(columns=["kafka_partition", "kafka_offset"])
         ends: dict[int, int] = {}

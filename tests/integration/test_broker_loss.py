@@ -1,12 +1,17 @@
-"""The local broker (memory only) SIGKILLed in the middle of `make run`: the runner notices,
-starts a new broker, replays from the outbox what Bronze had not landed, restarts the relay and
-Bronze (checkpoint reset), and every order line still ends exactly once in Silver and is
-accounted for in Gold. The console shows one line about it: no Kafka client noise, no traceback."""
+"""The local broker SIGKILLed in the middle of `make run`, at a moment when it holds acknowledged
+events Bronze has not landed yet:
+- its log intact: the runner starts it again on its log, nothing is replayed, Bronze resumes
+  from its checkpoint;
+- its log gone too: the runner starts a new broker, replays from the outbox what Bronze had not
+  landed, restarts the relay and Bronze (checkpoint reset).
+Either way every order line still ends exactly once in Silver and is accounted for in Gold, and
+the console shows one line about it: no Kafka client noise, no traceback."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import time
 
@@ -26,9 +31,13 @@ pytestmark = pytest.mark.integration
 # seconds of orders (of 40) before the broker is killed, at a moment when Bronze has landed some
 # events and the broker holds acknowledged events Bronze has not landed
 KILL_AFTER_S = 15.0
-RECOVERY = re.compile(
-    r"run: the broker \(pid \d+\) died.*new broker on \S+ in (?P<seconds>[\d.]+)s; replayed "
-    r"(?P<replayed>[\d,]+) outbox events from id [\d,]+ \((?P<lost>[\d,]+) acknowledged by the lost "
+RESTARTED = re.compile(
+    r"run: the broker \(pid \d+\) died; started again on its log in (?P<seconds>[\d.]+)s on \S+: "
+    r"nothing it acknowledged was lost, no outbox replay needed"
+)
+REPLAYED = re.compile(
+    r"run: the broker \(pid \d+\) died and its log is gone; new broker on \S+ in (?P<seconds>[\d.]+)s; "
+    r"replayed (?P<replayed>[\d,]+) outbox events from id [\d,]+ \((?P<lost>[\d,]+) acknowledged by the lost "
     r"broker and not in Bronze, (?P<again>[\d,]+) already in Bronze\)"
 )
 
@@ -45,7 +54,8 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox_data_root):
+@pytest.mark.parametrize("log", ["intact", "lost"])
+def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox_data_root, log):
     data = DataDir(outbox_data_root)
     runner, output, reader = start_runner("--rate", "10", "--duration", "40", api_port=free_port())
     try:
@@ -60,6 +70,8 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
             assert time.monotonic() < orders_from + 150, "no moment with events published but not landed"
             time.sleep(0.2)
         pid, _port = services.recorded("broker", data)
+        if log == "lost":  # moved away first, so the runner cannot find it whenever it notices
+            shutil.move(data.root / "kafka", data.root / "kafka-lost")
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         while not any("died" in line for line in output):
@@ -81,11 +93,15 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
 
     recovery = [line for line in output if "died" in line]
     assert len(recovery) == 1, recovery
-    found = RECOVERY.search(recovery[0])
+    found = (RESTARTED if log == "intact" else REPLAYED).search(recovery[0])
     assert found, recovery[0]
     assert "WARNING" not in recovery[0], recovery[0]
-    lost = number(found["lost"])
-    assert lost > 0, "the kill lost no acknowledged event: the test did not test the loss"
+    if log == "lost":
+        lost = number(found["lost"])
+        assert lost > 0, "the kill lost no acknowledged event: the test did not test the loss"
+        assert "lost broker log" in output[-1] or "lost broker log" in text, text[-1500:]
+    else:
+        assert "restarted on its log 1 time, nothing lost" in text, text[-1500:]
     for noise in ("Traceback", "|FAIL|", "rdkafka", "IndexError"):
         assert noise not in text, f"{noise!r} on the console:\n{text[-3000:]}"
     assert text.count("Connection refused") <= 1, text[-3000:]  # at most a status line's reason
@@ -106,11 +122,9 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
     gold = books.gold
     assert f"Gold fct_sales_lines {len(gold):,}" in text
     print(
-        f"\n{orders:,} orders, {len(lines):,} lines; Bronze {landed:,} events "
-        f"({landed - len(lines):,} duplicates); replayed {number(found['replayed']):,} outbox events "
-        f"({lost:,} the lost broker had acknowledged and Bronze had not landed, "
-        f"{number(found['again']):,} already in Bronze); recovery line {announced_after:.1f}s after "
-        f"the kill (its own work {found['seconds']}s), Bronze landing again after {landing_again_after:.1f}s"
+        f"\n{log} log: {orders:,} orders, {len(lines):,} lines; Bronze {landed:,} events "
+        f"({landed - len(lines):,} duplicates); recovery line {announced_after:.1f}s after the kill "
+        f"(its own work {found['seconds']}s), Bronze landing again after {landing_again_after:.1f}s"
     )
     print(recovery[0].strip())
     print(text.strip().splitlines()[-1])
