@@ -11,8 +11,9 @@ CSV ?=
 .PHONY: setup demo test lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
+	@python3 scripts/jars.py check 2>/dev/null || python3 scripts/jars.py fetch
 
-$(VENV)/.installed: requirements.lock pyproject.toml scripts/setup.sh
+$(VENV)/.installed: requirements.lock pyproject.toml scripts/setup.sh jvm/jars.lock scripts/jars.py
 	@bash scripts/setup.sh
 
 ## Run the whole pipeline on the embedded default (broker, 100k events, Bronze, dbt, summary).
@@ -111,3 +112,4 @@ clean:
 	-$(PY) -m ingest broker stop
 	-$(PY) -m ingest orders db stop
 	rm -rf data target logs spark-warehouse metastore_db derby.log .pytest_cache
+	@echo 'the fetched JVM jars stay in .jars (rm -rf .jars to fetch them again)'

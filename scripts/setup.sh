@@ -27,6 +27,19 @@ if ! command -v java >/dev/null 2>&1; then
     fi
 fi
 
+# Maven, to fetch the pinned JVM jars (Apache Kafka, Spark's Kafka connector, Delta Lake) once.
+if ! command -v mvn >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Maven to fetch the pinned JVM jars (jvm/jars.lock)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
+    else
+        say "Maven (mvn) is missing: set-up needs it once to fetch the JVM jars of jvm/jars.lock. Install it (Debian/Ubuntu: sudo apt-get install maven) and run again."
+        exit 1
+    fi
+fi
+# The jars themselves, checked against their sha256 (nothing happens when they are in place).
+"$PYTHON" scripts/jars.py fetch
+
 # PostgreSQL server binaries for the orders database (the project starts its own cluster on
 # 127.0.0.1; nothing system-wide is started). Logical replication uses the built-in pgoutput.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
