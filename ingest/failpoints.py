@@ -4,8 +4,8 @@ Off unless the environment variable LAKEHOUSE_FAILPOINT names one, as `POINT@AT`
 `POINT@AT+MS`:
 
 - POINT is one of POINTS;
-- the point fires at the first call whose position (given by the caller: a Kafka offset for
-  `bronze.fetch`, a micro-batch id for the others) is at least AT;
+- the point fires at the first call whose position (given by the caller: a micro-batch id) is
+  at least AT;
 - with `+MS` the kill comes MS milliseconds after that call, in the background, while the
   caller carries on: a kill somewhere in the middle of what follows (a Delta commit, say).
 
@@ -23,8 +23,8 @@ import threading
 
 VARIABLE = "LAKEHOUSE_FAILPOINT"
 POINTS = {
-    "bronze.fetch": "reading a micro-batch's events from Kafka (position: the Kafka offset reached)",
-    "bronze.delta_commit": "writing a micro-batch to Delta (position: the micro-batch id)",
+    "bronze.delta_commit": "writing a micro-batch: Spark reads its events from Kafka and writes them "
+    "to Delta (position: the micro-batch id)",
     "bronze.after_commit": "after the Delta commit, before Spark's checkpoint records it (micro-batch id)",
 }
 

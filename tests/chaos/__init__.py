@@ -3,7 +3,7 @@
 
 Each fault is injected for real into the real components, then the books are counted:
 
-- the Bronze ingester SIGKILLed while it fetches from Kafka, while it writes its Delta commit,
+- the Bronze ingester SIGKILLed while it reads a batch from Kafka and writes its Delta commit,
   and between that commit and Spark's checkpoint (ingest.failpoints);
 - Bronze's disk full, on a size-limited tmpfs made for the trial;
 - dbt SIGKILLed in the middle of a model;

@@ -32,8 +32,7 @@ from .results import Fault
 BATCH = 1_000  # events per micro-batch: many small batches, many points to kill at
 WAIT_S = 300.0
 WHEN = {
-    "bronze.fetch": "during a fetch",
-    "bronze.delta_commit": "during the Delta commit",
+    "bronze.delta_commit": "during the batch's Kafka read and Delta write",
     "bronze.after_commit": "between Delta commit and checkpoint",
 }
 QUERY_NAME = BronzeConfig.__dataclass_fields__["query_name"].default
@@ -123,19 +122,6 @@ class BronzeRig:
         done = DeltaTable(str(table)).transaction_version(app)
         return -1 if done is None else done
 
-    def next_offset(self) -> int:
-        """The lowest offset any partition has landed up to (where the next fetch starts)."""
-        table = self.data.bronze_table
-        if not delta_table_exists(table):
-            return 0
-        rows = DeltaTable(str(table)).to_pyarrow_table(columns=["kafka_partition", "kafka_offset"])
-        ends: dict[int, int] = {}
-        for part, offset in zip(
-            rows["kafka_partition"].to_pylist(), rows["kafka_offset"].to_pylist(), strict=True
-        ):
-            ends[part] = max(ends.get(part, -1), offset + 1)
-        return min(ends.values()) if ends else 0
-
 
 def kill_trials(rig: BronzeRig, points: tuple[str, ...], trials_per_point: int, rnd: random.Random) -> Fault:
     """`trials_per_point` kills of the ingester at each of `points` in turn, then a clean
@@ -163,12 +149,9 @@ def _kill_once(rig: BronzeRig, point: str, rnd: random.Random) -> str:
     """New events, then a drain that the failpoint kills; where the kill left the batch."""
     rig.publish(3 * BATCH)
     batch = rig.committed_batches()
-    if point == "bronze.fetch":  # some records into the next fetch
-        spec = f"{point}@{rig.next_offset() + rnd.randint(1, BATCH // 8)}"
-    elif point == "bronze.delta_commit":  # some milliseconds into the commit
-        spec = f"{point}@{batch}+{rnd.randint(0, 60)}"
-    else:
-        spec = f"{point}@{batch}"
+    # delta_commit: some milliseconds into the batch's read from Kafka and its write
+    delay = f"+{rnd.randint(0, 400)}" if point == "bronze.delta_commit" else ""
+    spec = f"{point}@{batch}{delay}"
     code = rig.drain(failpoint=spec)
     assert code == -signal.SIGKILL, f"{spec}: the ingester was not killed (exit {code}): {rig.logs[-1]}"
     return _where_it_died(rig)
@@ -177,7 +160,7 @@ def _kill_once(rig: BronzeRig, point: str, rnd: random.Random) -> str:
 def _where_it_died(rig: BronzeRig) -> str:
     """Where the kill left the ingester: Delta holding a batch that Spark's checkpoint does
     not record as done (killed between the two commits), or not (killed before the next
-    batch's Delta commit; a killed fetch always is)."""
+    batch's Delta commit)."""
     if rig.delta_batch() >= rig.committed_batches():
         return "after the Delta commit, before the checkpoint"
     return "before the batch's Delta commit"

@@ -14,7 +14,7 @@ from .dbt_kill import dbt_kill_trials
 from .pipeline import kill_under_make_run
 from .results import Fault
 
-POINTS = ("bronze.fetch", "bronze.delta_commit", "bronze.after_commit")
+POINTS = ("bronze.delta_commit", "bronze.after_commit")
 FULL = {
     "bronze_per_point": 8,
     "disk_rounds": 3,

@@ -43,7 +43,7 @@ def nothing_lost(fault: Fault, trials: int) -> None:
     assert (fault.lost, fault.duplicated) == (0, 0), table([fault])
 
 
-def test_bronze_killed_while_fetching_committing_and_checkpointing(chaos_root, rnd):
+def test_bronze_killed_while_reading_and_committing_and_before_checkpointing(chaos_root, rnd):
     with BronzeRig.started(DataDir(chaos_root / "bronze")) as rig:
         rig.publish(2_000)
         fault = kill_trials(rig, POINTS, QUICK["bronze_per_point"], rnd)
