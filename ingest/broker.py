@@ -269,7 +269,8 @@ def start(
 ) -> Broker:
     """Start Kafka on 127.0.0.1 over the log in `data/kafka` (formatted the first time), wait
     until it answers, create the topic, record the PID. With `sasl_connection_string`, the SASL
-    listener (user `$ConnectionString`, that string as password) is opened too."""
+    listener (user `$ConnectionString`, that string as password) is opened too. `retention`
+    defaults to KAFKA_RETENTION_HOURS / KAFKA_RETENTION_GB, else 6 hours and 4 GB."""
     data = data or DataDir.from_env()
     running = status(data)
     if running is not None:
@@ -277,7 +278,7 @@ def start(
         return running
     folder, log = kafka_dir(data), log_dir(data)
     log.mkdir(parents=True, exist_ok=True)
-    retention = retention or Retention()
+    retention = retention or Retention.from_env()
     fitted = retention.fitted(shutil.disk_usage(log).free)
     if fitted.gigabytes < retention.gigabytes:
         print(

@@ -196,8 +196,10 @@ def _raise(text: str) -> None:
     if any(sign in text for sign in DATA_LOSS_SIGNS):
         first = next((line.strip() for line in text.splitlines() if line.strip()), text)
         raise OffsetMismatchError(
-            "the checkpoint's offsets are not in the topic the broker holds (its log was lost or "
-            f"retention removed unread events): {first[:300]}"
+            "the checkpoint's offsets are not in the topic the broker holds (its log was lost, or "
+            f"retention removed events Bronze had not read): {first[:300]}. Nothing was written. "
+            "To read the topic from its start: --reset-checkpoint (then `python -m ingest orders "
+            "replay` publishes again what the lost log held)"
         ) from None
     raise RuntimeError(f"bronze query failed: {text}") from None
 
