@@ -20,7 +20,7 @@ from ingest.generator import SyntheticSales
 from ingest.paths import warehouse_path
 from ingest.summary import collect_gold_report
 
-from .helpers import PROJECT_DIR, bronze_table, bronze_version
+from .helpers import PROJECT_DIR, bronze_path, bronze_table, bronze_version
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,23 @@ def test_the_topic_end_counts_every_record_published(landed):
         assert end.total() == EVENTS + len(BAD_PAYLOADS)
     finally:
         end.close()
+
+
+def test_bronze_is_written_by_spark_with_table_features_delta_rs_reads(landed, data_root):
+    from deltalake import DeltaTable
+
+    table = DeltaTable(bronze_path(data_root))
+    protocol = table.protocol()
+    # reader 1 / writer 2 with no table features: what dbt-duckdb's delta plugin (delta-rs) reads
+    assert (protocol.min_reader_version, protocol.min_writer_version) == (1, 2)
+    assert not protocol.reader_features and not protocol.writer_features
+    stats = table.metadata().configuration["delta.dataSkippingStatsColumns"]
+    assert stats.split(",") == list(job.STATS_COLUMNS)
+    adds = table.get_add_actions(flatten=True)
+    assert "min.ingested_at" in adds.column_names and "min.raw_value" not in adds.column_names
+    assert {commit["engineInfo"].split("/")[0] for commit in table.history() if "engineInfo" in commit} == {
+        "Apache-Spark"
+    }
 
 
 def test_bronze_holds_every_record_exactly_once(landed, data_root):
