@@ -142,6 +142,10 @@ def server_properties(
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
+        # After a SIGKILL the controller waits out the dead broker's session before the new one
+        # is unfenced: 9 s by default, 2 s here (one node, loopback).
+        "broker.session.timeout.ms=2000",
+        "broker.heartbeat.interval.ms=500",
         # retention: time or size, whichever first; checked every 30 s
         f"log.retention.ms={int(retention.hours * 3600 * 1000)}",
         f"log.retention.bytes={retention.partition_bytes(partitions)}",
