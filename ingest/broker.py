@@ -138,6 +138,7 @@ def server_properties(
         "offsets.topic.replication.factor=1",
         "offsets.topic.num.partitions=4",
         "transaction.state.log.replication.factor=1",
+        "transaction.state.log.num.partitions=1",
         "transaction.state.log.min.isr=1",
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
@@ -263,6 +264,29 @@ def ensure_topic(bootstrap_servers: str, topic: str = TOPIC, partitions: int = D
     raise BrokerError(f"topic {topic} did not become available")
 
 
+def _load_producer_id_coordinator(bootstrap_servers: str, timeout_s: float = 30.0) -> None:
+    """Have the broker create and load its transaction coordinator now, which hands idempotent
+    producers (the relay's, the producer's) their ids: else the first one to ask logs
+    "Coordinator load in progress: retrying" while Kafka creates `__transaction_state`."""
+    from confluent_kafka import Producer
+
+    warm = Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "transactional.id": "lakehouse-broker-start",
+            "log_level": 0,  # its own "load in progress: retrying" is the wait itself, not news
+        }
+    )
+    try:
+        warm.init_transactions(timeout_s)
+    except KafkaException as exc:
+        raise BrokerError(
+            f"broker at {bootstrap_servers}: its transaction coordinator did not load: {exc}"
+        ) from None
+    finally:
+        warm.flush(0)
+
+
 def start(
     port: int | None = None,
     partitions: int = DEFAULT_PARTITIONS,
@@ -325,6 +349,7 @@ def start(
     try:
         wait_until_healthy(broker.bootstrap_servers, exited=proc.poll)
         ensure_topic(broker.bootstrap_servers, partitions=partitions)
+        _load_producer_id_coordinator(broker.bootstrap_servers)
     except Exception:
         _terminate(proc.pid)
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -71,6 +72,15 @@ class Child:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def last_words(self) -> str:
+        """The child's last line of its own: librdkafka's log lines (`%4|...|rdkafka#...`, e.g. a
+        retry it logs while the broker starts) are the Kafka client's, not what the child said."""
+        own = [line for line in self.tail(50).splitlines() if not LIBRDKAFKA_LINE.match(line)]
+        return own[-1] if own else ""
+
+
+LIBRDKAFKA_LINE = re.compile(r"^%\d\|\d+\.\d+\|[A-Z_]+\|rdkafka#")
 
 
 def cap_logs(folder: Path, max_bytes: int) -> list[Path]:

@@ -310,7 +310,7 @@ class Runner:
         for child in (p.relay, p.bronze):
             if child.poll() is not None:
                 self._count_restart(child.name, child.tail())
-                self.say(f"run: {RESTART_LINE[child.name]}; exit code {child.poll()}: {child.tail(1)}")
+                self.say(f"run: {RESTART_LINE[child.name]}; exit code {child.poll()}: {child.last_words()}")
                 child.start()
         if p.api is not None and p.api.poll() is not None:
             raise RuntimeError(f"run: the analytics API exited ({p.api.poll()}):\n{p.api.tail()}")
