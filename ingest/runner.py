@@ -359,25 +359,32 @@ class Runner:
         self._count_restart("broker")
         p.topic_end.close()
         p.broker = broker.restart(lost, data=self.data)
-        self._follow_broker_port(p)
-        p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
-        seconds = time.monotonic() - detected
-        if self.drain_deadline is not None:
-            self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
+        if self._adopt_broker_address(p):  # the children hold the old address: restart them on the new one
+            for child in (p.relay, p.bronze):
+                child.kill()
+                child.start()
+        seconds = self._broker_back(p, detected)
         self.say(
             f"run: the broker (pid {lost.pid}) died; started again on its log in {seconds:.1f}s on "
             f"{p.broker.bootstrap_servers}: nothing it acknowledged was lost, no outbox replay needed "
             "(the relay retries what was in flight, Bronze resumes from its checkpoint)"
         )
 
-    def _follow_broker_port(self, p: Pipeline) -> None:
-        """A broker on a new port: the children started from now on are told."""
-        if p.broker.bootstrap_servers != p.kafka.bootstrap_servers:
-            p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
-            p.env["KAFKA_BOOTSTRAP_SERVERS"] = p.kafka.bootstrap_servers
-            for child in (p.relay, p.bronze):  # they hold the old address: start them on the new one
-                child.kill()
-                child.start()
+    def _adopt_broker_address(self, p: Pipeline) -> bool:
+        """After a restart on a new port: children started from now on are told. Whether it moved."""
+        if p.broker.bootstrap_servers == p.kafka.bootstrap_servers:
+            return False
+        p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
+        p.env["KAFKA_BOOTSTRAP_SERVERS"] = p.kafka.bootstrap_servers
+        return True
+
+    def _broker_back(self, p: Pipeline, detected: float) -> float:
+        """The runner's own view of the topic again, and more time to drain: the seconds it took."""
+        p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
+        seconds = time.monotonic() - detected
+        if self.drain_deadline is not None:
+            self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
+        return seconds
 
     def _recover_from_lost_log(self, p: Pipeline) -> None:
         """The broker died with its log: the events it acknowledged that Bronze had not read
@@ -404,9 +411,7 @@ class Runner:
         plan = replay.make_plan(p.dsn, self.data.bronze_table, until)
         broker.remove_log(self.data)  # whatever is left of it
         p.broker = broker.restart(lost, data=self.data)
-        if p.broker.bootstrap_servers != p.kafka.bootstrap_servers:  # a new port: tell the children
-            p.kafka = KafkaConfig(bootstrap_servers=p.broker.bootstrap_servers, topic=p.kafka.topic)
-            p.env["KAFKA_BOOTSTRAP_SERVERS"] = p.kafka.bootstrap_servers
+        self._adopt_broker_address(p)  # the relay and Bronze are down; they start with it below
         p.bronze.args = ingest_command(
             "bronze", "--trigger-interval", self.options.bronze_trigger, "--reset-checkpoint"
         )
@@ -417,12 +422,9 @@ class Runner:
         except replay.ReplayError as exc:
             raise RuntimeError(f"run: the broker's log was lost and the outbox replay failed: {exc}") from exc
         p.relay.start()
-        p.topic_end = self.topic_end = TopicEnd(p.kafka, self.kafka_log)
         self.report.replayed += result.published
         self.report.bronze_before_loss = self.bronze_base
-        seconds = time.monotonic() - detected
-        if self.drain_deadline is not None:
-            self.drain_deadline += seconds + BROKER_LOSS_DRAIN_S
+        seconds = self._broker_back(p, detected)
         self.say(
             f"run: the broker (pid {lost.pid}) died and its log is gone; new broker on "
             f"{p.broker.bootstrap_servers} in {seconds:.1f}s; {result.summary()}; relay and Bronze "
