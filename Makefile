@@ -105,6 +105,7 @@ pg-stop: setup
 
 dbt-build: setup
 	mkdir -p $(LAKEHOUSE_DATA_DIR)/warehouse
+	$(if $(filter spark,$(TARGET)),SPARK_JARS=$$($(PY) -c 'from ingest.jvm import spark_conf; print(spark_conf()["spark.jars"])') && export SPARK_JARS && ) \
 	$(VENV)/bin/dbt build --profiles-dir . --target $(or $(TARGET),local)
 	$(if $(filter-out local,$(or $(TARGET),local)),,$(PY) -m ingest api publish)
 

@@ -1,5 +1,5 @@
-{#- Incremental strategy per engine: delete+insert on DuckDB, merge on Databricks (Delta),
-    append on the parquet-only Spark check (models that use it only ever add new keys). -#}
+{#- Incremental strategy per engine: merge on Delta (Databricks and the Spark SQL check),
+    delete+insert on DuckDB. -#}
 {% macro lakehouse_incremental_strategy() -%}
     {{ return(adapter.dispatch('lakehouse_incremental_strategy')()) }}
 {%- endmacro %}
@@ -10,12 +10,4 @@
 
 {% macro duckdb__lakehouse_incremental_strategy() -%}
     {{ return('delete+insert') }}
-{%- endmacro %}
-
-{% macro spark__lakehouse_incremental_strategy() -%}
-    {{ return('append') }}
-{%- endmacro %}
-
-{% macro databricks__lakehouse_incremental_strategy() -%}
-    {{ return('merge') }}
 {%- endmacro %}

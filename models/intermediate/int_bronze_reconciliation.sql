@@ -1,6 +1,6 @@
 {{
     config(
-        materialized=lakehouse_recompute_materialization(),
+        materialized='incremental',
         unique_key='bronze_batch_id',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',

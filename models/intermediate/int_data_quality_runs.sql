@@ -11,7 +11,7 @@
 -- The data-quality record: one row per dbt invocation that builds Silver (the runner's and
 -- the Silver job's `dbt build --select tag:silver`), appended, never rewritten: the state of
 -- Silver's books when the run ended. A new run id per invocation (dbt's invocation_id), so
--- the merge (Databricks), delete+insert (DuckDB) or append (Spark check) only ever adds a row.
+-- the merge (Delta: Databricks, the Spark check) or delete+insert (DuckDB) only ever adds a row.
 {#- The run: dbt's id of this invocation and when it started (known once dbt executes). -#}
 {%- set run_id = invocation_id if execute else '' -%}
 {%- set run_started = run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') if execute else '' %}

@@ -1,14 +1,14 @@
 {{
     config(
-        materialized=lakehouse_recompute_materialization(),
+        materialized='incremental',
         unique_key='sales_line_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
         incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at'),
         liquid_clustered_by=['sale_date', 'bronze_ingested_at'],
         post_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where event_id in"
-            ~ " (select event_id from {{ ref('int_excluded_lines') }}){% endif %}",
+            "{% if is_incremental() %}{{ delete_rows_by_key(this, 'event_id',"
+            ~ " 'select event_id from ' ~ ref('int_excluded_lines')) }}{% endif %}",
         ],
     )
 }}

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized=lakehouse_recompute_materialization(),
+        materialized='incremental',
         unique_key='month_start_date',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
