@@ -13,6 +13,7 @@ request), OpenAPI at /docs.
 Results are cached until the next Gold build (the backend's version changes).
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -218,7 +219,15 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
     keys = KeyRing(config.keys)
     limiter = RateLimiter(config.per_minute)
     cache = _Cache(config.cache_entries)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        if hasattr(backend, "close"):  # the backend's connections end with the server
+            backend.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Orders lakehouse analytics API",
         version="1",
         description="Metrics defined once in the dbt semantic layer, compiled by MetricFlow; "

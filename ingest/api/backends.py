@@ -4,6 +4,7 @@ see request text."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import serving
+
+log = logging.getLogger(__name__)
 
 
 class NotReady(RuntimeError):
@@ -118,15 +121,95 @@ class DuckDbBackend:
             cursor.close()
 
 
+def _close_quietly(con) -> None:
+    try:
+        con.close()
+    except Exception as exc:  # the session is given up on either way
+        log.warning("closing a Databricks connection failed: %s", exc)
+
+
+class _ConnectionPool:
+    """At most `size` connections, each lent to one thread at a time: databricks-sql-connector
+    declares `threadsafety = 1` (threads may share the module, not connections). A connection
+    that raised is closed, not lent again; `close()` closes the idle ones at once and those in
+    use when their query ends."""
+
+    def __init__(self, open_connection: Callable, size: int) -> None:
+        if size < 1:
+            raise ValueError("the pool needs room for at least one connection")
+        self._open = open_connection
+        self._size = size
+        self._idle: list = []  # last in, first out: the warmest session first
+        self._count = 0  # connections open, idle or lent
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def take(self, wait_s: float):
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the Databricks backend is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._count < self._size:
+                    self._count += 1
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise QueryTimeout(
+                        f"all {self._size} Databricks connections stayed busy for {wait_s:g} s"
+                    )
+                self._cond.wait(remaining)
+        try:  # connecting is a round trip: outside the lock
+            return self._open()
+        except BaseException:
+            self._forget()
+            raise
+
+    def give_back(self, con) -> None:
+        with self._cond:
+            if not self._closed:
+                self._idle.append(con)
+                self._cond.notify()
+                return
+        self.discard(con)
+
+    def discard(self, con) -> None:
+        self._forget()
+        _close_quietly(con)
+
+    def _forget(self) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._cond.notify_all()
+        for con in idle:
+            self.discard(con)
+
+
 class DatabricksBackend:
     """A Databricks SQL warehouse through databricks-sql-connector, with native named parameters
     (`:p0`). `connect` is the connector's `databricks.sql.connect` (a fake one in tests).
+    Each query borrows a connection of its own from a pool of at most `max_connections`
+    (connections are not shared between threads); one that raised is closed and replaced.
     What counts as a new Gold build: a change in fct_sales_lines' row count or newest landing
     time, checked at most every `version_poll_s` seconds."""
 
     engine = "databricks"
 
-    def __init__(self, settings, connect: Callable | None = None, version_poll_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings,
+        connect: Callable | None = None,
+        version_poll_s: float = 30.0,
+        max_connections: int = 8,
+    ) -> None:
         if connect is None:
             from databricks import sql as databricks_sql
 
@@ -134,20 +217,20 @@ class DatabricksBackend:
         self.settings = settings
         self.database = settings.catalog
         self._connect = connect
-        self._con = None
-        self._lock = threading.Lock()
+        self._pool = _ConnectionPool(self._open, max_connections)
         self._poll_s = version_poll_s
         self._version: tuple[float, str, datetime | None] | None = None
 
-    def _connection(self):
-        with self._lock:
-            if self._con is None:
-                self._con = self._connect(
-                    server_hostname=self.settings.host,
-                    http_path=self.settings.http_path,
-                    access_token=self.settings.token,
-                )
-            return self._con
+    def _open(self):
+        return self._connect(
+            server_hostname=self.settings.host,
+            http_path=self.settings.http_path,
+            access_token=self.settings.token,
+        )
+
+    def close(self) -> None:
+        """Close every connection: the idle ones now, those in use when their query ends."""
+        self._pool.close()
 
     def relation(self, schema: str, name: str) -> str:
         return f"`{self.settings.catalog}`.`{schema}`.`{name}`"
@@ -156,19 +239,29 @@ class DatabricksBackend:
         return f":{key}"
 
     def run(self, sql: str, params: dict, max_rows: int, timeout_s: float) -> Result:
-        cursor = self._connection().cursor()
+        con = self._pool.take(timeout_s)
+        healthy = False
         try:
-            return _with_timeout(
-                cursor.cancel, timeout_s, lambda: _fetch(_execute(cursor, sql, params), max_rows)
-            )
-        except (QueryTimeout, TooManyRows):
-            raise
-        except Exception:
-            with self._lock:  # a broken session is replaced on the next query
-                self._con = None
-            raise
-        finally:
+            cursor = con.cursor()
+            try:
+                result = _with_timeout(
+                    cursor.cancel, timeout_s, lambda: _fetch(_execute(cursor, sql, params), max_rows)
+                )
+            except TooManyRows:  # ours, after a good fetch: the session is fine
+                cursor.close()
+                healthy = True
+                raise
+            except BaseException:
+                _close_quietly(cursor)
+                raise
             cursor.close()
+            healthy = True
+            return result
+        finally:
+            if healthy:
+                self._pool.give_back(con)
+            else:  # it raised (a cancelled query included): closed, never lent again
+                self._pool.discard(con)
 
     def _poll(self) -> tuple[str, datetime | None]:
         now = time.monotonic()

@@ -86,12 +86,20 @@ class FakeWarehouse:
         self.gold = (1000, datetime(2019, 6, 30, 12, 0, 0))  # count(*), max(bronze_ingested_at)
         self.slow_metrics = False
         self.cancels = 0
+        self.execute_s = 0.0  # how long each statement takes
+        self.opened: list[FakeConnection] = []
+        self.misuse: list[str] = []
+        self.closes = 0
+        self.fail_close = False  # closing a connection raises
+        self.entered, self.gate = threading.Event(), threading.Event()  # for "held_open" statements
 
     def connect(self, server_hostname, http_path, access_token):
         self.connections.append(
             {"server_hostname": server_hostname, "http_path": http_path, "access_token": access_token}
         )
-        return FakeConnection(self)
+        connection = FakeConnection(self)
+        self.opened.append(connection)
+        return connection
 
     def sql(self, containing: str = "") -> list[str]:
         return [sql for sql, _ in self.statements if containing in sql]
@@ -145,22 +153,61 @@ class FakeWarehouse:
 
 
 class FakeConnection:
+    """One session. The connector declares `threadsafety = 1`: a connection may not be shared
+    between threads, so a cursor opened while another thread holds one of this connection's
+    cursors, or any use of a closed connection, is recorded in the warehouse's `misuse`."""
+
     def __init__(self, warehouse: FakeWarehouse) -> None:
         self.warehouse = warehouse
+        self.closed = False
+        self.threads: set[int] = set()  # every thread that used this connection
+        self._holders: list[int] = []  # threads holding one of its open cursors
+        self._lock = threading.Lock()
 
     def cursor(self) -> FakeCursor:
-        return FakeCursor(self.warehouse)
+        me = threading.get_ident()
+        with self._lock:
+            if self.closed:
+                self.warehouse.misuse.append(f"a cursor on a closed connection (thread {me})")
+            others = {t for t in self._holders if t != me}
+            if others:
+                self.warehouse.misuse.append(f"threads {sorted(others)} and {me} share one connection")
+            self._holders.append(me)
+            self.threads.add(me)
+        return FakeCursor(self.warehouse, self)
+
+    def release(self, cursor: FakeCursor) -> None:
+        with self._lock:
+            self._holders.remove(threading.get_ident())
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+        self.warehouse.closes += 1
+        if self.warehouse.fail_close:
+            raise OSError("the session was already gone")
 
 
 class FakeCursor:
-    def __init__(self, warehouse: FakeWarehouse) -> None:
+    def __init__(self, warehouse: FakeWarehouse, connection: FakeConnection) -> None:
         self.warehouse = warehouse
+        self.connection = connection
         self.cancelled = threading.Event()
         self.description = None
         self._rows: list[tuple] = []
+        self._open = True
 
     def execute(self, operation, parameters=None):
+        if self.connection.closed:
+            self.warehouse.misuse.append("a statement on a closed connection")
         self.warehouse.statements.append((operation, dict(parameters or {})))
+        if self.warehouse.execute_s:
+            time.sleep(self.warehouse.execute_s)
+        if "broken_session" in operation:
+            raise ConnectionError("Invalid SessionHandle")
+        if "held_open" in operation:  # runs until the test opens the gate
+            self.warehouse.entered.set()
+            self.warehouse.gate.wait(10)
         columns, self._rows = self.warehouse.answer(operation, self)
         self.description = [(name, "string", None, None, None, None, None) for name in columns]
         return self
@@ -169,12 +216,14 @@ class FakeCursor:
         rows, self._rows = self._rows[:size], self._rows[size:]
         return rows
 
-    def cancel(self) -> None:
+    def cancel(self) -> None:  # the connector documents cancel as callable from another thread
         self.warehouse.cancels += 1
         self.cancelled.set()
 
     def close(self) -> None:
-        pass
+        if self._open:
+            self._open = False
+            self.connection.release(self)
 
 
 @pytest.fixture
@@ -310,3 +359,91 @@ def test_a_query_before_the_first_gold_build_is_not_a_server_error(layer, wareho
     client = TestClient(api(layer, warehouse).app, raise_server_exceptions=False)
     response = client.post("/v1/query", json={"metrics": ["lines"]})
     assert response.status_code in (200, 503), response.text
+
+
+# ---------------------------------------------------------------------------- connections and threads
+def run_from_threads(backend: DatabricksBackend, threads: int, queries: int, sql_for) -> list[BaseException]:
+    """`queries` statements from each of `threads` threads at once through `backend.run`; the
+    exceptions they raised."""
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        start.wait()
+        for i in range(queries):
+            try:
+                backend.run(sql_for(n, i), {"p0": n}, 10, 10.0)
+            except Exception as exc:  # collected for the assertions
+                errors.append(exc)
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(30)
+    return errors
+
+
+def test_no_connection_is_used_by_two_threads_at_once(warehouse):
+    warehouse.execute_s = 0.002
+    backend = DatabricksBackend(SETTINGS, connect=warehouse.connect, version_poll_s=0)
+    errors = run_from_threads(backend, 8, 15, lambda n, i: f"select {n} as thread, {i} as query")
+    assert errors == []
+    assert len(warehouse.statements) == 8 * 15
+    assert warehouse.misuse == []
+    assert 1 <= len(warehouse.opened) <= 8
+    backend.close()
+    assert all(connection.closed for connection in warehouse.opened)
+
+
+def test_a_connection_that_raised_is_closed_and_never_used_again(warehouse):
+    warehouse.fail_close = True  # and a failing close does not hide the query's own error
+    backend = DatabricksBackend(SETTINGS, connect=warehouse.connect, version_poll_s=0)
+    backend.run("select 1 as ok", {}, 10, 10.0)
+    [first] = warehouse.opened
+    with pytest.raises(ConnectionError, match="Invalid SessionHandle"):
+        backend.run("select 1 as broken_session", {}, 10, 10.0)
+    assert first.closed
+    backend.run("select 2 as ok", {}, 10, 10.0)
+    assert len(warehouse.opened) == 2
+    assert not warehouse.opened[1].closed
+    assert warehouse.misuse == []
+
+
+def test_failing_queries_from_many_threads_never_hand_a_broken_connection_on(warehouse):
+    warehouse.execute_s = 0.001
+    backend = DatabricksBackend(SETTINGS, connect=warehouse.connect, version_poll_s=0)
+    errors = run_from_threads(
+        backend, 8, 12, lambda n, i: "select broken_session" if (n + i) % 4 == 0 else f"select {n}, {i}"
+    )
+    assert len(errors) == sum((n + i) % 4 == 0 for n in range(8) for i in range(12))
+    assert all(isinstance(e, ConnectionError) for e in errors)
+    assert warehouse.misuse == []
+    broken = [c for c in warehouse.opened if c.closed]
+    assert len(broken) >= len(errors)  # every connection that raised was closed
+    backend.close()
+    assert all(connection.closed for connection in warehouse.opened)
+
+
+def test_closing_the_backend_closes_idle_connections_and_one_in_use_when_its_query_ends(warehouse):
+    backend = DatabricksBackend(SETTINGS, connect=warehouse.connect, version_poll_s=0)
+    running = threading.Thread(target=backend.run, args=("select held_open as line_count", {}, 10, 10.0))
+    running.start()
+    assert warehouse.entered.wait(5)
+    backend.run("select 1 as line_count", {}, 10, 10.0)
+    busy, idle = warehouse.opened  # the held query's, and the one this thread used and gave back
+    backend.close()
+    assert idle.closed and not busy.closed
+    warehouse.gate.set()
+    running.join(5)
+    assert busy.closed
+    assert warehouse.misuse == []
+    with pytest.raises(RuntimeError, match="closed"):
+        backend.run("select 1 as line_count", {}, 10, 10.0)
+
+
+def test_the_api_closes_the_backends_connections_when_it_shuts_down(layer, warehouse):
+    with api(layer, warehouse) as client:
+        post_query(client, metrics=["lines"])
+        assert warehouse.opened and not any(c.closed for c in warehouse.opened)
+    assert all(connection.closed for connection in warehouse.opened)
