@@ -91,8 +91,15 @@ def gold_schema(model: GoldModel) -> str:
     return schemas.pop()
 
 
-def kit_files(model: GoldModel, measures: tuple[DaxMeasure, ...], targets: BundleTargets) -> dict[str, str]:
-    """Every committed file of the kit, by path below powerbi/."""
+def kit_files(
+    model: GoldModel,
+    measures: tuple[DaxMeasure, ...],
+    targets: BundleTargets,
+    *,
+    implementation: str = "default",
+) -> dict[str, str]:
+    """Every file of the kit, by path below powerbi/; the committed kit is the one with the
+    connector's default driver (implementation: a key of tmdl.IMPLEMENTATIONS)."""
     semantic, report = f"{KIT}.SemanticModel", f"{KIT}.Report"
     per_target = ", ".join(f"{catalog} ({target})" for target, catalog in targets.catalogs.items())
     parameters = {
@@ -137,7 +144,9 @@ def kit_files(model: GoldModel, measures: tuple[DaxMeasure, ...], targets: Bundl
         f"{report}/.platform": _platform("Report"),
         **{f"{report}/definition/{path}": text for path, text in _report_definition().items()},
     }
-    definition = tmdl.files(model, measures, database=KIT, parameters=parameters)
+    definition = tmdl.files(
+        model, measures, database=KIT, parameters=parameters, implementation=implementation
+    )
     files.update({f"{semantic}/definition/{path}": text for path, text in definition.items()})
     schema = gold_schema(model)
     for target, catalog in targets.catalogs.items():

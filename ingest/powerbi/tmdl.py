@@ -4,7 +4,8 @@ and Catalog), relationships and one file per table.
 
 Every table is read in DirectQuery through the Databricks connector, in the M form Microsoft's
 connector page documents (`Databricks.Catalogs(host, http path, [options])`, then navigation by
-catalog, schema and table), choosing exactly the dbt contract's columns. Lineage tags are UUIDs
+catalog, schema and table), choosing exactly the dbt contract's columns. The connector's driver is
+left to its default unless asked for (IMPLEMENTATIONS). Lineage tags are UUIDs
 derived from the object's name, so a regeneration leaves them, and the report's bindings, unchanged.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from ingest.powerbi import KitError
 from ingest.powerbi.dax import DaxMeasure
 from ingest.powerbi.layer import Column, GoldModel, Table
 
@@ -30,6 +32,11 @@ _DATA_TYPES = {
     "date": "dateTime",
     "timestamp": "dateTime",
 }
+# The connector's `Implementation` option, by the kit's name for it (Microsoft, "Transition from ODBC
+# to ADBC drivers in Power BI and Fabric"): left out, the tenant's or workspace's setting picks the
+# driver (ODBC, generally available, unless an admin turned ADBC on); "1.0" is the Simba ODBC driver;
+# "2.0" the ADBC driver, Preview on the Azure Databricks connector's page.
+IMPLEMENTATIONS: dict[str, str | None] = {"default": None, "odbc": "1.0", "adbc": "2.0"}
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/orders-lakehouse/powerbi")
 
 
@@ -52,9 +59,12 @@ def files(
     *,
     database: str,
     parameters: dict[str, tuple[str, str]],
+    implementation: str = "default",
 ) -> dict[str, str]:
     """definition/ relative path -> TMDL text. parameters: Host, HttpPath, Catalog -> (default value,
-    description)."""
+    description); implementation: a key of IMPLEMENTATIONS, the connector's driver."""
+    if implementation not in IMPLEMENTATIONS:
+        raise KitError(f"unknown implementation {implementation!r}: one of {', '.join(IMPLEMENTATIONS)}")
     out = {
         "database.tmdl": _lines(
             f"database {name(database)}", f"{TAB}compatibilityLevel: {COMPATIBILITY_LEVEL}"
@@ -65,7 +75,7 @@ def files(
     }
     for table in model.tables:
         own = tuple(m for m in measures if m.table == table.name)
-        out[f"tables/{table.name}.tmdl"] = _table(table, own, model)
+        out[f"tables/{table.name}.tmdl"] = _table(table, own, model, implementation)
     return out
 
 
@@ -124,7 +134,7 @@ def _relationships(model: GoldModel) -> str:
     return _lines(*lines[:-1])
 
 
-def _table(table: Table, measures: tuple[DaxMeasure, ...], model: GoldModel) -> str:
+def _table(table: Table, measures: tuple[DaxMeasure, ...], model: GoldModel, implementation: str) -> str:
     is_date_table = table.name == model.date_table
     lines = [
         f"table {name(table.name)}",
@@ -143,7 +153,7 @@ def _table(table: Table, measures: tuple[DaxMeasure, ...], model: GoldModel) -> 
     sort_by = _date_sort_by(table) if is_date_table else {}
     for column in table.columns:
         lines += _column(table, column, sort_by.get(column.name))
-    lines += [*_partition(table), "", f"{TAB}annotation PBI_ResultType = Table"]
+    lines += [*_partition(table, implementation), "", f"{TAB}annotation PBI_ResultType = Table"]
     return _lines(*lines)
 
 
@@ -192,15 +202,18 @@ def _format(column: Column) -> str | None:
     return None
 
 
-def m_source(table: Table) -> list[str]:
-    """The partition's M: the Databricks connector, then catalog (Kind "Database" in the connector's
-    navigation table), schema and table, then exactly the model's columns."""
+def m_source(table: Table, implementation: str = "default") -> list[str]:
+    """The partition's M: the Databricks connector (with `Implementation` only when one is asked for),
+    then catalog (Kind "Database" in the connector's navigation table), schema and table, then
+    exactly the model's columns."""
     columns = ", ".join(f'"{c}"' for c in table.column_names)
     step, schema = re.sub(r"\W", "_", table.name), re.sub(r"\W", "_", table.schema)
+    value = IMPLEMENTATIONS[implementation]
+    driver = "" if value is None else f', Implementation="{value}"'
     return [
         "let",
         f"{TAB}Source = Databricks.Catalogs(Host, HttpPath, [Catalog=null, Database=null, "
-        'EnableAutomaticProxyDiscovery=null, Implementation="2.0"]),',
+        f"EnableAutomaticProxyDiscovery=null{driver}]),",
         f'{TAB}catalog_Database = Source{{[Name=Catalog, Kind="Database"]}}[Data],',
         f'{TAB}{schema}_Schema = catalog_Database{{[Name="{table.schema}", Kind="Schema"]}}[Data],',
         f'{TAB}{step}_Table = {schema}_Schema{{[Name="{table.name}", Kind="Table"]}}[Data],',
@@ -210,10 +223,10 @@ def m_source(table: Table) -> list[str]:
     ]
 
 
-def _partition(table: Table) -> list[str]:
+def _partition(table: Table, implementation: str) -> list[str]:
     return [
         f"{TAB}partition {name(table.name)} = m",
         f"{TAB}{TAB}mode: directQuery",
         f"{TAB}{TAB}source =",
-        *(f"{TAB * 3}{line}" for line in m_source(table)),
+        *(f"{TAB * 3}{line}" for line in m_source(table, implementation)),
     ]

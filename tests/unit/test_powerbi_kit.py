@@ -139,7 +139,7 @@ def test_every_table_is_directquery_through_the_databricks_connector(pbip):
         source = partition["expression"]
         assert (
             "Databricks.Catalogs(Host, HttpPath, [Catalog=null, Database=null, "
-            'EnableAutomaticProxyDiscovery=null, Implementation="2.0"])' in source
+            "EnableAutomaticProxyDiscovery=null])" in source
         )
         assert 'Source{[Name=Catalog, Kind="Database"]}[Data]' in source
         assert '{[Name="gold", Kind="Schema"]}[Data]' in source
@@ -150,6 +150,61 @@ def test_every_table_is_directquery_through_the_databricks_connector(pbip):
         "HttpPath": '"/sql/1.0/warehouses/0000000000000000"',
         "Catalog": '"orders"',  # the prod target's catalog
     }
+
+
+def partitions(files: dict[str, str]) -> dict[str, str]:
+    """table -> the M source of its partition, from generated files."""
+    found = {}
+    for path, text in files.items():
+        if "/definition/tables/" in path:
+            (m,) = re.findall(r"\tpartition .* = m\n(?:\t\t.*\n)*?\t\tsource =\n((?:\t\t\t.*\n)+)", text)
+            found[path.rsplit("/", 1)[1].removesuffix(".tmdl")] = m
+    return found
+
+
+def test_the_committed_partitions_leave_adbc_out(pbip):
+    """ADBC (`Implementation="2.0"`) is Preview on Microsoft's connector page: the committed kit sets no
+    `Implementation`, so the connector's default applies (ODBC unless the tenant or workspace admin
+    turned ADBC on)."""
+    assert len(pbip.tables) == len(STAR)
+    for table in pbip.tables:
+        (partition,) = table["partitions"]
+        assert "Implementation" not in partition["expression"], table["name"]
+
+
+def test_the_default_generation_leaves_adbc_out(target):
+    files, _, _ = command.generate(target)
+    found = partitions(files)
+    assert set(found) == STAR
+    for table, m in found.items():
+        assert 'Implementation="2.0"' not in m, table
+        assert "Implementation" not in m, table
+
+
+@pytest.mark.parametrize("implementation, value", [("adbc", "2.0"), ("odbc", "1.0")])
+def test_the_implementation_option_sets_the_driver_on_every_partition(
+    target, tmp_path, implementation, value
+):
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    args = parser.parse_args(
+        ["--out", str(tmp_path), "--target-path", str(target), "--implementation", implementation]
+    )
+    args.host = args.http_path = None  # whatever the environment says
+    assert command.main(args) == 0
+    written = {p.relative_to(tmp_path).as_posix(): p.read_text() for p in tmp_path.rglob("*.tmdl")}
+    found = partitions(written)
+    assert set(found) == STAR
+    for table, m in found.items():
+        assert (
+            "Databricks.Catalogs(Host, HttpPath, [Catalog=null, Database=null, "
+            f'EnableAutomaticProxyDiscovery=null, Implementation="{value}"])' in m
+        ), table
+        assert m.count("Implementation") == 1, table
+    args.check = True
+    assert command.main(args) == 0  # --check compares with the same option
+    args.implementation = "default"
+    assert command.main(args) == 1  # the committed kind differs from it
 
 
 def test_one_directquery_pbids_per_bundle_target_without_credentials():
