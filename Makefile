@@ -8,10 +8,11 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
+.PHONY: setup demo test check-bundle lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 	@python3 scripts/jars.py check 2>/dev/null || python3 scripts/jars.py fetch
+	@if command -v go >/dev/null 2>&1; then bash scripts/databricks_cli.sh; fi
 
 $(VENV)/.installed: requirements.lock pyproject.toml scripts/setup.sh jvm/jars.lock scripts/jars.py
 	@bash scripts/setup.sh
@@ -23,6 +24,11 @@ demo: setup
 ## Run every test: ruff, sqlfluff, pytest (unit, integration with the real broker, dbt build).
 test: setup
 	@bash scripts/test.sh
+
+## Validate every target of the Databricks bundle with the real CLI (built from the Go module
+## proxy at the version of tools/databricks-cli/go.mod) against a stand-in workspace on 127.0.0.1.
+check-bundle: setup
+	$(PY) -m tests.bundle.check
 
 lint: setup
 	$(VENV)/bin/ruff check ingest tests

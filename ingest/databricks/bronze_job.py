@@ -9,7 +9,7 @@ Settings come from the job cluster's environment (`spark_env_vars`, see BronzeCo
 BRONZE_TABLE_PATH (`catalog.bronze.sales_transactions`), BRONZE_CHECKPOINT_PATH (a
 `/Volumes/...` folder), KAFKA_BOOTSTRAP_SERVERS (`<namespace>.servicebus.windows.net:9093`,
 derived from the connection string when absent), KAFKA_TOPIC (the event hub). The Event Hubs
-connection string comes from a secret scope (ingest/databricks/secrets.py), never a file, and
+connection string comes from a secret scope (ingest/databricks/eventhubs_secret.py), never a file, and
 is never printed.
 
     python ingest/databricks/bronze_job.py --secret-scope orders --secret-key eventhubs-connection-string
@@ -118,7 +118,7 @@ def main(
     """Run the Bronze stream on Databricks. `spark`, `dbutils`, `runner` are for tests."""
     args = build_parser().parse_args(argv)
     from ingest.bronze import job
-    from ingest.databricks import secrets
+    from ingest.databricks import eventhubs_secret as secrets
 
     if dbutils is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         spark = spark if spark is not None else job.local_spark("bronze-databricks")
@@ -140,10 +140,18 @@ def main(
     return 0
 
 
-if __name__ == "__main__":
-    root = str(_bundle_root(sys.argv[1:]))
+def use_bundle_root(argv: Sequence[str]) -> None:
+    """A python_file task puts only this file's folder on sys.path, first: put the bundle root
+    there instead, so `ingest` imports and no module of this folder shadows another one."""
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if not p or Path(p).resolve().as_posix() != here]
+    root = str(_bundle_root(argv))
     if root not in sys.path:
-        sys.path.insert(0, root)  # a python_file task puts only this file's folder on sys.path
+        sys.path.insert(0, root)
+
+
+if __name__ == "__main__":
+    use_bundle_root(sys.argv[1:])
     code = main()
     if code:
         sys.exit(code)

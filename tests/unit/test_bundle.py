@@ -365,11 +365,15 @@ def test_bronze_writes_the_table_dbt_reads_as_its_source(bundle):
     ]
     sources = yaml.safe_load((REPO / "models/staging/_bronze__sources.yml").read_text())["sources"]
     (bronze,) = [s for s in sources if s["name"] == "bronze"]
-    catalog, schema, table = env["BRONZE_TABLE_PATH"].rsplit(".", 2)
-    assert catalog == "${var.catalog}"
-    assert (schema, table) == (bronze["schema"], "sales_transactions")
+    # the same schema, behind the same prefix: var.schema_prefix reaches dbt as DBT_SCHEMA_PREFIX
+    table = "sales_transactions"
+    assert env["BRONZE_TABLE_PATH"] == "${var.catalog}.${var.schema_prefix}bronze." + table
+    assert bronze["schema"] == "{{ env_var('DBT_SCHEMA_PREFIX', '') | trim }}bronze"
+    assert bundle["root"]["variables"]["dbt_cluster"]["default"]["spark_env_vars"]["DBT_SCHEMA_PREFIX"] == (
+        "${var.schema_prefix}"
+    )
     assert table in {t["name"] for t in bronze["tables"]}
-    assert env["BRONZE_CHECKPOINT_PATH"].startswith("/Volumes/${var.catalog}/")
+    assert env["BRONZE_CHECKPOINT_PATH"].startswith("/Volumes/${var.catalog}/${var.schema_prefix}bronze/")
     assert env["KAFKA_BOOTSTRAP_SERVERS"].endswith(".servicebus.windows.net:9093")
 
 

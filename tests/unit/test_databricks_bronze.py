@@ -17,7 +17,8 @@ import pytest
 
 from ingest.bronze import job, sinks
 from ingest.config import BronzeConfig, KafkaConfig, eventhubs_bootstrap_servers
-from ingest.databricks import bronze_job, secrets
+from ingest.databricks import bronze_job
+from ingest.databricks import eventhubs_secret as secrets
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_KEY = "s3cr3tK3yBase64+/AbCdEfGh1234567890abcdefg="
