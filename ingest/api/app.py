@@ -6,7 +6,8 @@ request), OpenAPI at /docs.
     POST /v1/query                        metrics by dimensions at a grain (typed JSON body)
     GET  /v1/query?metrics=...            the same as query parameters
     GET  /v1/orders/{transaction_no}      one order's lines, their Silver status and source events
-    GET  /v1/health                       last Gold build, newest outbox commit in Gold, lag
+    GET  /v1/health                       last Gold build, newest outbox commit in Gold, lag;
+                                          on Databricks with Event Hubs, Bronze's lag too
     GET  /v1/quality?runs=N               the data-quality record of the last Silver runs
     GET  /healthz                         liveness, no key needed
 
@@ -20,6 +21,7 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -33,6 +35,7 @@ from ingest.api import lookups
 from ingest.api.auth import ApiKey, KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
 from ingest.api.config import ApiConfig
+from ingest.databricks import eventhubs_lag
 from ingest.semantic import FILTER_OPS, GRAINS, Filter, MetricQuery, QueryError, SemanticLayer
 
 NAME = r"^-?[a-z][a-z0-9_]{0,80}$"
@@ -132,6 +135,38 @@ class OrderOut(BaseModel):
     summary: dict[str, int]
 
 
+class BronzeLagPartitionOut(BaseModel):
+    partition_id: str
+    events_behind: int
+    seconds_behind: float
+    next_offset: int | None = Field(description="Bronze's next Kafka offset; null: nothing landed yet.")
+    beginning_sequence_number: int
+    last_enqueued_sequence_number: int
+    last_enqueued_time_utc: str | None
+    is_empty: bool
+    expired_unread: int = Field(
+        description="Events that left Event Hubs' retention before Bronze landed them."
+    )
+
+
+class BronzeLagOut(BaseModel):
+    """Bronze against Event Hubs (ingest/databricks/eventhubs_lag.py); numbers null with `error`."""
+
+    eventhub_name: str | None
+    measured_at: str | None
+    events_behind: int | None = Field(
+        description="Sum over partitions of last enqueued sequence number + 1 - Bronze's next offset."
+    )
+    seconds_behind: float | None = Field(
+        description="Largest over partitions of now - the last enqueued event's time where behind; "
+        "0 when caught up."
+    )
+    is_caught_up: bool | None
+    expired_unread: int | None
+    partitions: list[BronzeLagPartitionOut]
+    error: str | None = Field(description="Why there is no measurement (Event Hubs or the table not read).")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"]
     engine: str
@@ -142,6 +177,11 @@ class HealthOut(BaseModel):
     newest_bronze_ingested_at: str | None
     source_lag_seconds: float | None = Field(
         description="Now minus the newest outbox commit (Kafka record time) in Gold."
+    )
+    bronze_lag: BronzeLagOut | None = Field(
+        None,
+        description="Bronze's lag against Event Hubs, measured with Event Hubs' SDK: on Databricks with "
+        "an Event Hubs connection string only; null otherwise (the local DuckDB backend).",
     )
 
 
@@ -214,8 +254,48 @@ class _Cache:
                 self.items.popitem(last=False)
 
 
-def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
+def bronze_lag_reader(config: ApiConfig, backend) -> Callable[[], eventhubs_lag.LagReport]:
+    """Bronze's lag as the API measures it: Bronze's next offset per partition from the Bronze
+    table through the backend (the topic a bind parameter), the event hub's partitions through
+    Event Hubs' SDK (a client per measurement, few retries: health must answer)."""
+    settings = config.eventhubs
+    table = (
+        eventhubs_lag.quote_table(settings.bronze_table)
+        if settings.bronze_table
+        else backend.relation("bronze", "sales_transactions")
+    )
+    sql = eventhubs_lag.positions_sql(table, backend.placeholder("topic"))
+
+    def read() -> eventhubs_lag.LagReport:
+        result = backend.run(sql, {"topic": settings.eventhub_name}, 100_000, settings.timeout_s)
+        return eventhubs_lag.read_lag(
+            settings.connection_string,
+            settings.eventhub_name,
+            eventhubs_lag.positions_from_rows(result.rows),
+            consumer_group=settings.consumer_group,
+            client_options={"retry_total": 1, "auth_timeout": max(1, int(settings.timeout_s))},
+        )
+
+    return read
+
+
+def create_app(
+    config: ApiConfig,
+    layer: SemanticLayer,
+    backend,
+    lag_reader: Callable[[], eventhubs_lag.LagReport] | None = None,
+) -> FastAPI:
+    """The app. On Databricks with `config.eventhubs`, /v1/health reports Bronze's lag, read by
+    `lag_reader` (default: `bronze_lag_reader`; tests give a fake one)."""
     config.check()
+    lag = None
+    if config.engine == "databricks" and config.eventhubs is not None:
+        lag = eventhubs_lag.LagMonitor(
+            lag_reader or bronze_lag_reader(config, backend),
+            ttl_s=config.eventhubs.ttl_s,
+            timeout_s=config.eventhubs.timeout_s,
+            secrets=[config.eventhubs.connection_string],
+        )
     keys = KeyRing(config.keys)
     limiter = RateLimiter(config.per_minute)
     cache = _Cache(config.cache_entries)
@@ -436,6 +516,15 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
 
     @app.get("/v1/health", response_model=HealthOut, responses=ERRORS, summary="Freshness of Gold")
     def health(key: Caller):
+        """Gold's last build and age, the newest source event in Gold and its age.
+
+        `bronze_lag`: on Databricks, when the API's environment gives an Event Hubs connection
+        string (EVENTHUBS_CONNECTION_STRING), Bronze's lag against the event hub, per partition
+        and in total: events behind (last enqueued sequence number + 1 - Bronze's next Kafka
+        offset, from the Bronze table), seconds behind (now - the last enqueued event's time where
+        behind, else 0), caught up or not. Measured at most every LAKEHOUSE_API_LAG_TTL_S seconds
+        (30); when Event Hubs or the table cannot be read, the numbers are null and `error` says
+        why. Null on the local DuckDB backend and without a connection string."""
         current = version()
         hit = cache.get(current, "health")
         if hit is None:
@@ -461,6 +550,7 @@ def create_app(config: ApiConfig, layer: SemanticLayer, backend) -> FastAPI:
             newest_source_event_at=lookups.jsonable(row["newest_source_event_at"]),
             newest_bronze_ingested_at=lookups.jsonable(row["newest_bronze_ingested_at"]),
             source_lag_seconds=age(row["newest_source_event_at"]),
+            bronze_lag=lag.current().as_json() if lag is not None else None,
         )
 
     @app.get(

@@ -28,6 +28,19 @@ class DatabricksSettings:
 
 
 @dataclass(frozen=True)
+class EventHubsSettings:
+    """Where the health answer measures Bronze's lag (ingest/databricks/eventhubs_lag.py): the
+    event hub Bronze reads, and the Bronze table whose offsets are compared with it."""
+
+    connection_string: str = field(repr=False)
+    eventhub_name: str = "sales-transactions-raw"  # the Kafka topic Bronze subscribes to
+    bronze_table: str | None = None  # None: `<catalog>`.`bronze`.`sales_transactions`
+    consumer_group: str = "$Default"
+    ttl_s: float = 30.0  # a measurement is reused this long
+    timeout_s: float = 10.0  # the health answer waits this long for a measurement
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -41,6 +54,7 @@ class ApiConfig:
     timeout_s: float = 10.0  # a query running longer is cancelled: 503
     cache_entries: int = 512
     databricks: DatabricksSettings | None = None
+    eventhubs: EventHubsSettings | None = None  # Bronze's lag in /v1/health (Databricks only)
 
     @property
     def keyless(self) -> bool:
@@ -67,7 +81,13 @@ class ApiConfig:
         secrets: SecretsLike | None = None,
     ) -> ApiConfig:
         """LAKEHOUSE_API_* settings; secrets (keys, the Databricks token) from the environment,
-        else from the secret scope LAKEHOUSE_API_SECRET_SCOPE (keys `api-keys`, `databricks-token`)."""
+        else from the secret scope LAKEHOUSE_API_SECRET_SCOPE (keys `api-keys`, `databricks-token`).
+
+        On Databricks, with EVENTHUBS_CONNECTION_STRING in the environment, /v1/health also
+        reports Bronze's lag against the event hub: KAFKA_TOPIC (else the connection string's
+        EntityPath, else sales-transactions-raw) names it, BRONZE_TABLE_PATH the Bronze table
+        (else `<catalog>.bronze.sales_transactions`), LAKEHOUSE_API_LAG_TTL_S and
+        LAKEHOUSE_API_LAG_TIMEOUT_S how often it is measured and how long health waits for it."""
         env = os.environ if environ is None else environ
         scope = env.get("LAKEHOUSE_API_SECRET_SCOPE")
 
@@ -89,6 +109,21 @@ class ApiConfig:
                     token=token,
                     catalog=env.get("DATABRICKS_CATALOG", "orders"),
                 )
+        eventhubs = None
+        if engine == "databricks":
+            # From the environment only (a cluster or app sets it from a secret reference):
+            # the lag is optional, so a missing secret must not stop the API.
+            connection_string = env.get("EVENTHUBS_CONNECTION_STRING", "").strip()
+            if connection_string and not connection_string.startswith("{{secrets/"):
+                eventhubs = EventHubsSettings(
+                    connection_string=connection_string,
+                    eventhub_name=env.get("KAFKA_TOPIC")
+                    or _entity_path(connection_string)
+                    or EventHubsSettings.eventhub_name,
+                    bronze_table=env.get("BRONZE_TABLE_PATH") or None,
+                    ttl_s=_number(env, "LAKEHOUSE_API_LAG_TTL_S", EventHubsSettings.ttl_s, float),
+                    timeout_s=_number(env, "LAKEHOUSE_API_LAG_TIMEOUT_S", EventHubsSettings.timeout_s, float),
+                )
         return cls(
             host=host or env.get("LAKEHOUSE_API_HOST", "127.0.0.1"),
             port=port or _number(env, "LAKEHOUSE_API_PORT", DEFAULT_PORT, int),
@@ -99,7 +134,17 @@ class ApiConfig:
             per_minute=_number(env, "LAKEHOUSE_API_PER_MINUTE", 1200, int),
             timeout_s=_number(env, "LAKEHOUSE_API_TIMEOUT_S", 10.0, float),
             databricks=databricks,
+            eventhubs=eventhubs,
         )
+
+
+def _entity_path(connection_string: str) -> str | None:
+    """The event hub a connection string is scoped to (`EntityPath=`), if any."""
+    for part in connection_string.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "entitypath" and value.strip():
+            return value.strip()
+    return None
 
 
 def _number(env, name: str, default, kind):
