@@ -10,7 +10,9 @@ BRONZE_TABLE_PATH (`catalog.bronze.sales_transactions`), BRONZE_CHECKPOINT_PATH 
 `/Volumes/...` folder), KAFKA_BOOTSTRAP_SERVERS (`<namespace>.servicebus.windows.net:9093`,
 derived from the connection string when absent), KAFKA_TOPIC (the event hub). The Event Hubs
 connection string comes from a secret scope (ingest/databricks/eventhubs_secret.py), never a file, and
-is never printed.
+is never printed. With --lag-every N (the bundle sets 60) it prints Bronze's lag against Event
+Hubs every N seconds, read with Event Hubs' own SDK (ingest/databricks/eventhubs_lag.py; the
+task installs azure-eventhub, the one library it needs beyond the Runtime).
 
     python ingest/databricks/bronze_job.py --secret-scope orders --secret-key eventhubs-connection-string
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -51,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="create_locations",
         action="store_false",
         help="do not create the Bronze schema and the checkpoint volume if missing",
+    )
+    parser.add_argument(
+        "--lag-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="print Bronze's lag against Event Hubs (its own SDK) this often; 0: never (default)",
     )
     parser.add_argument("--bundle-root", default=None, help="the synced bundle files (sys.path)")
     return parser
@@ -108,14 +118,30 @@ def describe(config: Any, secret_origin: str) -> str:
     )
 
 
+def report_lag(
+    read: Callable[[], tuple[Any, str]], every_s: float, stop: threading.Event, secrets: list[str]
+) -> None:
+    """Until `stop` is set, print Bronze's lag every `every_s` seconds; a failed reading is one
+    redacted line, and the stream goes on."""
+    from ingest.databricks.eventhubs_secret import redact
+
+    while not stop.wait(every_s):
+        try:
+            line = read()[1]
+        except Exception as exc:
+            line = redact(f"bronze lag: not measured ({type(exc).__name__}: {exc})", secrets)
+        print(line, file=sys.stderr, flush=True)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
     spark: Any = None,
     dbutils: Any = None,
     runner: Callable[..., Any] | None = None,
+    lag: Callable[[], tuple[Any, str]] | None = None,
 ) -> int:
-    """Run the Bronze stream on Databricks. `spark`, `dbutils`, `runner` are for tests."""
+    """Run the Bronze stream on Databricks. `spark`, `dbutils`, `runner`, `lag` are for tests."""
     args = build_parser().parse_args(argv)
     from ingest.bronze import job
     from ingest.databricks import eventhubs_secret as secrets
@@ -128,6 +154,21 @@ def main(
     config = bronze_config(args, secret.value)  # its repr leaves the connection string out
     print(describe(config, secret.origin), file=sys.stderr)
     spark = spark if spark is not None else job.local_spark("bronze-databricks")
+    stop = threading.Event()
+    if args.lag_every > 0:
+        if lag is None:
+            from ingest.databricks import eventhubs_lag
+
+            def lag() -> tuple[Any, str]:
+                return eventhubs_lag.bronze_lag(spark, config.table_path, secret.value, config.kafka.topic)
+
+        reporter = threading.Thread(
+            target=report_lag,
+            args=(lag, args.lag_every, stop, [secret.value]),
+            name="bronze-lag",
+            daemon=True,
+        )
+        reporter.start()
     try:
         if args.create_locations:
             for statement in location_statements(config.table_path, config.checkpoint_path):
@@ -136,6 +177,8 @@ def main(
     except Exception as exc:
         # A failure's message may quote the source's options: never let the secret out with it.
         raise RuntimeError(secrets.redact(f"{type(exc).__name__}: {exc}", [secret.value])) from None
+    finally:
+        stop.set()
     print(f"bronze: landed {stats.landed:,} events in {config.table_path}", file=sys.stderr)
     return 0
 

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -281,3 +282,48 @@ def test_kafka_config_repr_hides_the_connection_string():
     config = KafkaConfig.from_env(eventhubs_connection_string=CONNECTION_STRING)
     assert CONNECTION_STRING not in repr(config)
     assert SHARED_KEY not in repr(config)
+
+
+# --- Bronze's lag against Event Hubs (--lag-every) ------------------------------------------
+
+
+def slow_run(config, available_now, spark):
+    time.sleep(0.4)
+    return job.BronzeRun(landed=3)
+
+
+def test_the_lag_is_printed_while_the_stream_runs(databricks_env, capsys):
+    databricks_env.setenv("EVENTHUBS_CONNECTION_STRING", CONNECTION_STRING)
+    readings = []
+
+    def lag():
+        readings.append(time.monotonic())
+        return None, "bronze lag: 12 events, 0.4 s behind (4 partitions, 1 behind)"
+
+    bronze_job.main(["--lag-every", "0.1"], spark=Recorder(), runner=slow_run, lag=lag)
+    err = capsys.readouterr().err
+    assert "bronze lag: 12 events, 0.4 s behind" in err
+    count = len(readings)
+    time.sleep(0.3)
+    assert len(readings) == count >= 1, "the lag is read while the stream runs, and not after"
+
+
+def test_a_failed_lag_reading_is_one_redacted_line_and_the_stream_goes_on(databricks_env, capsys):
+    databricks_env.setenv("EVENTHUBS_CONNECTION_STRING", CONNECTION_STRING)
+
+    def lag():
+        raise ConnectionError(f"cannot reach {CONNECTION_STRING}")
+
+    assert bronze_job.main(["--lag-every", "0.1"], spark=Recorder(), runner=slow_run, lag=lag) == 0
+    err = capsys.readouterr().err
+    assert "bronze lag: not measured (ConnectionError: cannot reach [REDACTED]" in err
+    assert SHARED_KEY not in err and "bronze: landed 3 events" in err
+
+
+def test_without_lag_every_the_lag_is_never_read(databricks_env):
+    databricks_env.setenv("EVENTHUBS_CONNECTION_STRING", CONNECTION_STRING)
+
+    def lag():
+        raise AssertionError("read")
+
+    assert bronze_job.main([], spark=Recorder(), runner=slow_run, lag=lag) == 0

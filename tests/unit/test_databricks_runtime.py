@@ -10,9 +10,48 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 DATABRICKS_DIR = REPO / "ingest" / "databricks"
 CLUSTER = REPO / "tests" / "databricks_runtime"
+CONNECTION_STRING = (
+    "Endpoint=sb://orders-ns.servicebus.windows.net/;SharedAccessKeyName=listen;SharedAccessKey=abc="
+)
+
+
+def bronze_task() -> dict:
+    job = yaml.safe_load((REPO / "resources" / "bronze.job.yml").read_text())["resources"]["jobs"][
+        "bronze_ingest"
+    ]
+    (task,) = job["tasks"]
+    return task
+
+
+def task_packages() -> dict[str, str]:
+    """The Bronze task's PyPI libraries: name -> pinned version."""
+    pins = [lib["pypi"]["package"] for lib in bronze_task().get("libraries", [])]
+    return dict(pin.split("==") for pin in pins)
+
+
+def import_names(packages) -> str:
+    """The top-level import names the task's libraries install (as DATABRICKS_TASK_LIBRARIES)."""
+    owners = importlib.metadata.packages_distributions()
+    wanted = {name.lower().replace("_", "-") for name in packages}
+    return ",".join(
+        sorted(top for top, dists in owners.items() if {d.lower().replace("_", "-") for d in dists} & wanted)
+    )
+
+
+def guarded(code: str, tmp_path: Path, libraries: str) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": f"{CLUSTER}{os.pathsep}{REPO}",
+        "DATABRICKS_TASK_LIBRARIES": libraries,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def run_as_task(tmp_path: Path) -> subprocess.CompletedProcess:
@@ -62,3 +101,31 @@ def test_no_module_of_the_databricks_folder_is_named_like_a_top_level_module():
         if path.stem in sys.stdlib_module_names or path.stem in installed
     ]
     assert clashes == []
+
+
+def test_the_task_installs_its_libraries_at_the_versions_of_the_lock():
+    lock = dict(
+        line.split("==") for line in (REPO / "requirements.lock").read_text().splitlines() if "==" in line
+    )
+    assert task_packages(), "the Bronze task declares its libraries"
+    for name, version in task_packages().items():
+        assert lock.get(name) == version, name
+
+
+LAG_CLIENT = f"""
+from ingest.databricks.eventhubs_lag import EventHubsLagReader
+print(type(EventHubsLagReader({CONNECTION_STRING!r}, "sales-transactions-raw").client()).__name__)
+"""
+
+
+def test_the_lag_reader_needs_only_the_tasks_libraries(tmp_path):
+    """Bronze's lag (--lag-every) builds Event Hubs' SDK client: allowed with the task's libraries."""
+    result = guarded(LAG_CLIENT, tmp_path, import_names(task_packages()))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "EventHubConsumerClient"
+
+
+def test_without_the_tasks_libraries_the_lag_reader_is_refused(tmp_path):
+    result = guarded(LAG_CLIENT, tmp_path, "")
+    assert result.returncode != 0
+    assert "which the Databricks Runtime does not ship" in result.stderr
