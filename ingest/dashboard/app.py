@@ -32,6 +32,60 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+# Headline tiles show compact figures so the whole figure fits its tile (the exact one is in the
+# tile's help, shown on hover). The rule:
+# - money under £1,000 in pounds and pence (£999.00); from £1,000 three significant digits and a
+#   unit, K (thousand), M (million), B (billion), T (trillion): £1.00K, £412K, £9.77M;
+# - counts under 10,000 whole with separators (4,860); from 10,000 the same three digits and a
+#   unit: 10.0K, 54.1K, 1.00M;
+# - a value that rounds up to the next unit takes it (£999,999 is £1.00M, not £1000K);
+# - negatives carry a leading minus (-£1.23K), a value that rounds to zero none; None is "–".
+UNITS = ((1e3, "K"), (1e6, "M"), (1e9, "B"), (1e12, "T"))
+
+
+def _three_digits(magnitude: float) -> str:
+    """A non-negative magnitude of at least 1,000 in three significant digits and a unit."""
+    for i, (size, unit) in enumerate(UNITS):
+        scaled = magnitude / size
+        text = f"{scaled:.{2 if scaled < 10 else 1 if scaled < 100 else 0}f}"
+        if float(text) < 1000 or i == len(UNITS) - 1:
+            return text + unit
+    raise AssertionError("not reached")
+
+
+def _signed(value: float, magnitude_text: str) -> str:
+    return ("-" if value < 0 and any(c in "123456789" for c in magnitude_text) else "") + magnitude_text
+
+
+def compact_money(value: float | None) -> str:
+    """£412K, £9.77M; under £1,000 in pence (£102.88). See the rule above."""
+    if value is None:
+        return "–"
+    magnitude = abs(value)
+    if round(magnitude, 2) < 1000:
+        return _signed(value, f"{CURRENCY}{magnitude:,.2f}")
+    return _signed(value, CURRENCY + _three_digits(magnitude))
+
+
+def compact_count(value: float | None) -> str:
+    """4,860 under 10,000; 54.1K, 1.00M from 10,000. See the rule above."""
+    if value is None:
+        return "–"
+    magnitude = abs(round(value))
+    if magnitude < 10_000:
+        return _signed(value, f"{magnitude:,}")
+    return _signed(value, _three_digits(magnitude))
+
+
+def exact_percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def exact(text: str | None, shown: str) -> str:
+    """A tile's help: its description (if any) and the exact figure behind the compact one."""
+    return (f"{text}\n\n" if text else "") + f"Exact: {shown}"
+
+
 def duration(seconds: float | None) -> str:
     """An age a person reads: 42 s, 3 min 5 s, 2 h 10 min, 4 d 3 h."""
     if seconds is None:
@@ -60,6 +114,25 @@ def empty_state(reason: str) -> None:
 
 
 # ---------------------------------------------------------------------------- Sales
+# (label, metric, compact format, exact format, description)
+HEADLINES = (
+    ("Net revenue", "net_revenue", compact_money, money, "Sales minus returns"),
+    ("Orders", "orders", compact_count, count, "Distinct sales transactions"),
+    ("Customers", "distinct_customers", compact_count, count, "Distinct known customers"),
+    ("Average order value", "average_order_value", compact_money, money, None),
+    ("Return rate", "return_rate", percent, exact_percent, "Returns value / gross revenue"),
+)
+
+
+def headline_tiles(total: dict) -> None:
+    """One tile per headline metric, side by side; a tile is as wide as its figure needs (a row
+    that has no room for all of them wraps), so no figure is ever cut."""
+    with st.container(horizontal=True, gap="medium"):
+        for label, name, compact, full, description in HEADLINES:
+            value = total.get(name)
+            st.metric(label, compact(value), help=exact(description, full(value)), width="content")
+
+
 def sales_page(api: ApiClient) -> None:
     st.header("Sales")
     countries = [
@@ -74,12 +147,7 @@ def sales_page(api: ApiClient) -> None:
 
     totals = api.query(list(TILES), filters=filters)
     total = totals[0] if totals else {}
-    tiles = st.columns(len(TILES))
-    tiles[0].metric("Net revenue", money(total.get("net_revenue")), help="Sales minus returns")
-    tiles[1].metric("Orders", count(total.get("orders")), help="Distinct sales transactions")
-    tiles[2].metric("Customers", count(total.get("distinct_customers")), help="Distinct known customers")
-    tiles[3].metric("Average order value", money(total.get("average_order_value")))
-    tiles[4].metric("Return rate", percent(total.get("return_rate")), help="Returns value / gross revenue")
+    headline_tiles(total)
 
     period = f"metric_time__{grain}"
     by_time = pd.DataFrame(api.query(["net_revenue"], grain=grain, filters=filters, limit=10_000))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ingest.api.server import free_port, wait_ready
+from ingest.dashboard import app as dashboard
 from ingest.paths import PROJECT_DIR, DataDir
 
 from . import api_warehouse
@@ -219,14 +220,68 @@ def money(value: float) -> str:
 def test_sales_tiles_equal_the_apis_figures(stack, browser):
     expected = totals(stack["api"])
     open_page(browser, stack, "sales")
-    assert browser.tile("Net revenue") == money(expected["net_revenue"])
-    assert browser.tile("Orders") == f"{expected['orders']:,}"
-    assert browser.tile("Customers") == f"{expected['distinct_customers']:,}"
+    assert browser.tile("Net revenue") == dashboard.compact_money(expected["net_revenue"])
+    assert browser.tile("Orders") == dashboard.compact_count(expected["orders"])
+    assert browser.tile("Customers") == dashboard.compact_count(expected["distinct_customers"])
     browser.wait(
         lambda d: d.find_elements("css selector", '[data-testid="stVegaLiteChart"], .vega-embed'),
         "the revenue chart",
     )
     browser.screenshot("sales")
+    browser.drain_network_log()
+
+
+# the value itself (and the delta and its description) inside each tile: cut by CSS ellipsis when
+# its text is wider than its box
+CUT_TEXT = """
+return Array.from(document.querySelectorAll('[data-testid="stMetric"]')).map(tile => {
+  const label = tile.querySelector('[data-testid="stMetricLabel"]').innerText.trim();
+  const parts = [...tile.querySelectorAll(
+      '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricDelta"] *,'
+      + ' [data-testid="stMetricDeltaDescription"], [data-testid="stMetricDeltaDescription"] *')];
+  const cut = parts.filter(e => e.scrollWidth > e.clientWidth + 1)
+                   .map(e => `${e.innerText.trim()} (${e.scrollWidth} px in ${e.clientWidth} px)`);
+  return [label, cut];
+});
+"""
+
+
+@pytest.mark.parametrize("width", [1400, 1024])
+def test_sales_headline_figures_are_whole(stack, browser, width):
+    """Each headline tile shows its whole figure (nothing cut by the tile's ellipsis), in compact
+    units, at a desktop and a small laptop width; the exact figure is in the tile's help on hover."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    expected = totals(stack["api"])
+    browser.driver.set_window_size(width, 1500)
+    try:
+        open_page(browser, stack, "sales")
+        browser.tile("Net revenue")
+        browser.tile("Return rate")
+        cut = {label: parts for label, parts in browser.driver.execute_script(CUT_TEXT) if parts}
+        assert not cut, f"tile text cut at {width} px: {cut}"
+        assert browser.tile("Net revenue") == dashboard.compact_money(expected["net_revenue"])
+        assert browser.tile("Orders") == dashboard.compact_count(expected["orders"])
+        assert browser.tile("Customers") == dashboard.compact_count(expected["distinct_customers"])
+        # hovering the tile's help shows the exact figure
+        tile = next(
+            t
+            for t in browser.driver.find_elements("css selector", '[data-testid="stMetric"]')
+            if t.find_element("css selector", '[data-testid="stMetricLabel"]').text.strip() == "Net revenue"
+        )
+        ActionChains(browser.driver).move_to_element(
+            tile.find_element("css selector", '[data-testid="stTooltipIcon"]')
+        ).perform()
+        exact = money(expected["net_revenue"])
+        browser.wait(
+            lambda d: any(
+                exact in e.text for e in d.find_elements("css selector", '[data-testid="stTooltipContent"]')
+            ),
+            f"the exact figure {exact} on hover",
+        )
+        browser.screenshot(f"sales-{width}")
+    finally:
+        browser.driver.set_window_size(1400, 1500)
     browser.drain_network_log()
 
 
@@ -236,15 +291,15 @@ def test_sales_country_filter_changes_the_figures_to_the_apis(stack, browser):
     everything, france = totals(stack["api"]), totals(stack["api"], FRANCE)
     assert france["net_revenue"] != everything["net_revenue"]
     open_page(browser, stack, "sales")
-    browser.tile("Net revenue", equals=money(everything["net_revenue"]))
+    browser.tile("Net revenue", equals=dashboard.compact_money(everything["net_revenue"]))
     box = browser.wait(
         lambda d: d.find_element("css selector", '[data-testid="stMultiSelect"] input'), "the country filter"
     )
     box.click()
     box.send_keys("France")
     box.send_keys(Keys.ENTER)
-    assert browser.tile("Net revenue", equals=money(france["net_revenue"]))
-    assert browser.tile("Orders") == f"{france['orders']:,}"
+    assert browser.tile("Net revenue", equals=dashboard.compact_money(france["net_revenue"]))
+    assert browser.tile("Orders") == dashboard.compact_count(france["orders"])
     browser.screenshot("sales-france")
     browser.drain_network_log()
 

@@ -157,20 +157,82 @@ def text_of(at: AppTest) -> str:
     return "\n".join(str(e.value) for e in [*at.markdown, *at.warning, *at.info, *at.caption, *at.error])
 
 
-def test_sales_tiles_show_the_apis_totals_with_thousands_separators():
+def test_sales_tiles_show_the_apis_totals_compact_with_the_exact_figure_in_their_help():
     at = run_page("sales", StubApi())
-    assert metric(at, "Net revenue") == "£10,234.50"
+    assert metric(at, "Net revenue") == "£10.2K"
     assert metric(at, "Orders") == "1,500"
     assert metric(at, "Customers") == "220"
     assert metric(at, "Average order value") == "£102.88"
     assert metric(at, "Return rate") == "4.2%"
+    helps = {m.label: m.help for m in at.metric}
+    assert (
+        helps["Net revenue"].endswith("Exact: £10,234.50") and "Sales minus returns" in helps["Net revenue"]
+    )
+    assert helps["Orders"].endswith("Exact: 1,500")
+    assert helps["Average order value"] == "Exact: £102.88"
+    assert helps["Return rate"].endswith("Exact: 4.25%")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "–"),
+        (0, "£0.00"),
+        (0.004, "£0.00"),
+        (-0.004, "£0.00"),  # rounds to zero: no minus
+        (102.875, "£102.88"),
+        (999, "£999.00"),
+        (999.994, "£999.99"),
+        (999.995, "£1.00K"),  # rounds up into the next unit
+        (1_000, "£1.00K"),
+        (1_234.5, "£1.23K"),
+        (15_755.86, "£15.8K"),
+        (412_345, "£412K"),
+        (999_499, "£999K"),
+        (999_999, "£1.00M"),
+        (1_000_000, "£1.00M"),
+        (9_770_932.41, "£9.77M"),  # the real UCI year, cut as £9,770,9… before
+        (2_500_000_000, "£2.50B"),
+        (3.2e15, "£3200T"),  # past the last unit: more digits, never a wrong unit
+        (-999, "-£999.00"),
+        (-1_000, "-£1.00K"),
+        (-1_234.5, "-£1.23K"),
+        (-9_770_932.41, "-£9.77M"),
+    ],
+)
+def test_compact_money(value, shown):
+    assert dashboard.compact_money(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, "–"),
+        (0, "0"),
+        (999, "999"),
+        (1_000, "1,000"),
+        (4_860, "4,860"),
+        (9_999, "9,999"),
+        (10_000, "10.0K"),
+        (54_123, "54.1K"),
+        (541_909, "542K"),
+        (999_999, "1.00M"),
+        (1_000_000, "1.00M"),
+        (-999, "-999"),
+        (-1_000, "-1,000"),
+        (-54_123, "-54.1K"),
+        (1_499.6, "1,500"),  # counts are whole
+    ],
+)
+def test_compact_count(value, shown):
+    assert dashboard.compact_count(value) == shown
 
 
 def test_sales_country_filter_is_sent_to_the_api_and_changes_the_tiles():
     api = StubApi()
     at = run_page("sales", api)
     at.multiselect(key="countries").set_value(["France"]).run()
-    assert metric(at, "Net revenue") == "£1,234.50"
+    assert metric(at, "Net revenue") == "£1.23K"
     totals = [q for q in api.queries if q["group_by"] is None and q["grain"] is None]
     assert totals[-1]["filters"] == [{"dimension": "country__country_name", "op": "in", "values": ["France"]}]
 
