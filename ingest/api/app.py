@@ -27,11 +27,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from ingest import quality
-from ingest.api import lookups
+from ingest.api import guards, lookups
 from ingest.api.auth import ApiKey, KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
 from ingest.api.config import ApiConfig
@@ -55,6 +55,18 @@ class FilterIn(BaseModel):
     values: list[StrictStr | StrictBool] = Field(
         min_length=1, max_length=100, description="Strings, or true/false for is_ dimensions."
     )
+
+    @field_validator("values")
+    @classmethod
+    def _encodable(cls, values: list) -> list:
+        """A lone surrogate (JSON `"\\ud800"`) is no text any engine can bind: refused here."""
+        for value in values:
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("a value that is not valid Unicode (a lone surrogate)") from None
+        return values
 
 
 class QueryIn(BaseModel):
@@ -219,7 +231,7 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 422, 429, 503)}
+ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 422, 429, 500, 503)}
 
 
 # ---------------------------------------------------------------------------- the app
@@ -314,10 +326,11 @@ def create_app(
         "read-only. Send the key as `X-API-Key` (or `Authorization: Bearer`).",
     )
     app.state.cache = cache
+    app.add_middleware(guards.Guard)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+        return guards.error_response(exc.status, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -325,7 +338,11 @@ def create_app(
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg')}")
-        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+        return guards.error_response(422, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # only if the Guard itself failed
+        return guards.error_response(500, guards.INTERNAL_ERROR)
 
     def caller(
         x_api_key: Annotated[str | None, Header(max_length=200)] = None,
