@@ -94,6 +94,15 @@ def parse_keys(text: str | None) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
+def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key a request presents: `X-API-Key`, else `Authorization: Bearer <key>`."""
+    if x_api_key is not None:
+        return x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
 @dataclass
 class KeyRing:
     keys: tuple[ApiKey, ...]

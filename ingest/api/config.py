@@ -53,6 +53,7 @@ class ApiConfig:
     row_cap: int = 100_000  # largest result a query may have before paging
     timeout_s: float = 10.0  # a query running longer is cancelled: 503
     cache_entries: int = 512
+    max_body_bytes: int = 64 * 1024  # a request body over this is refused (413) before it is parsed
     databricks: DatabricksSettings | None = None
     eventhubs: EventHubsSettings | None = None  # Bronze's lag in /v1/health (Databricks only)
 
@@ -133,6 +134,7 @@ class ApiConfig:
             keys=parse_keys(secret("LAKEHOUSE_API_KEYS", "api-keys")),
             per_minute=_number(env, "LAKEHOUSE_API_PER_MINUTE", 1200, int),
             timeout_s=_number(env, "LAKEHOUSE_API_TIMEOUT_S", 10.0, float),
+            max_body_bytes=_number(env, "LAKEHOUSE_API_MAX_BODY_BYTES", cls.max_body_bytes, int),
             databricks=databricks,
             eventhubs=eventhubs,
         )

@@ -1,8 +1,11 @@
 """The analytics API's guards (issue 20), on the app with a fake semantic layer and backend: an
-unexpected exception is a JSON 500 without internals, logged with its traceback."""
+unexpected exception is a JSON 500 without internals, logged with its traceback; a missing or
+wrong key is 401 before the body is read; a body over the limit is 413 before it is parsed."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import logging
 from types import SimpleNamespace
@@ -12,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from ingest.api import guards
 from ingest.api.app import create_app
+from ingest.api.auth import ApiKey, hash_key
 from ingest.api.config import ApiConfig
 
 SECRET = "password=hunter2-internal"
@@ -69,3 +73,96 @@ def test_an_error_detail_with_a_lone_surrogate_still_encodes():
 @pytest.mark.parametrize("path", ["/v1/metrics", "/healthz"])
 def test_working_routes_still_answer(path):
     assert app().get(path).status_code == 200
+
+
+# ---------------------------------------------------------------------------- 401 first, bounded bodies
+KEY = "k-hardening-0123456789"
+KEYED = ApiConfig(keys=(ApiKey("caller", hash_key(KEY)),), per_minute=100_000)
+MALFORMED = b'{"metrics": ["net_revenue"'
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}])
+def test_malformed_json_without_a_valid_key_is_401_not_422(headers):
+    response = app(KEYED).post(
+        "/v1/query", content=MALFORMED, headers={"content-type": "application/json", **headers}
+    )
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "API key" in response.json()["detail"]
+
+
+def test_malformed_json_with_a_valid_key_is_still_422():
+    response = app(KEYED).post(
+        "/v1/query", content=MALFORMED, headers={"content-type": "application/json", "X-API-Key": KEY}
+    )
+    assert response.status_code == 422, response.text
+
+
+def test_a_body_over_the_limit_is_413_json_from_its_content_length():
+    limit = ApiConfig().max_body_bytes
+    body = b" " * limit + b"{}"
+    for config, headers in ((ApiConfig(), {}), (KEYED, {"X-API-Key": KEY})):
+        response = app(config).post(
+            "/v1/query", content=body, headers={"content-type": "application/json", **headers}
+        )
+        assert response.status_code == 413, response.text
+        assert f"{limit:,} bytes" in response.json()["detail"]
+
+
+def test_a_body_at_the_limit_is_read_and_parsed():
+    limit = ApiConfig().max_body_bytes
+    body = b" " * (limit - 2) + b"{}"
+    response = app().post("/v1/query", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422  # parsed: `metrics` is missing
+    assert "metrics" in response.json()["detail"]
+
+
+def test_the_body_limit_is_a_setting():
+    assert ApiConfig.from_env(None, None, environ={}).max_body_bytes == 64 * 1024
+    config = ApiConfig.from_env(None, None, environ={"LAKEHOUSE_API_MAX_BODY_BYTES": "100"})
+    assert config.max_body_bytes == 100
+    response = app(config).post("/v1/query", content=b" " * 101, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def asgi_call(app_, scope: dict, chunks) -> tuple[list[dict], int]:
+    """Call an ASGI app with a chunked body (an endless one if `chunks` is a generator): the
+    messages it sent and how many chunks it read."""
+    sent, read = [], 0
+
+    async def receive():
+        nonlocal read
+        read += 1
+        try:
+            return {"type": "http.request", "body": next(chunks), "more_body": True}
+        except StopIteration:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app_(scope, receive, send))
+    return sent, read
+
+
+def test_a_chunked_body_is_refused_once_it_passes_the_limit_without_reading_the_rest():
+    config = ApiConfig(max_body_bytes=64 * 1024)
+    endless = (b"x" * 4096 for _ in itertools.count())
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/query",
+        "raw_path": b"/v1/query",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8300),
+    }
+    sent, read = asgi_call(create_app(config, LAYER, FakeBackend()), scope, endless)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["detail"].startswith("request body over")
+    assert read == 64 * 1024 // 4096 + 1
