@@ -7,6 +7,9 @@ quality, Freshness and Order lookup. Every figure comes from the analytics API t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -124,13 +127,123 @@ HEADLINES = (
 )
 
 
-def headline_tiles(total: dict) -> None:
+POINTS = {"return_rate"}  # rates: compared in percentage points, not as a % change
+WORSE_UP = {"return_rate"}  # up is bad: the delta is red when it rises
+NO_PRIOR = "no data for the same period last year"
+
+
+# Beside each headline figure, the same period a year earlier: the tiles' period (the data's first
+# to last day of sales when no date range is chosen) shifted back a year, 29 Feb to 28 Feb. The
+# prior figures come from the API (POST /v1/query with start/end), never from SQL here. A year
+# before that the data does not wholly cover (it starts later) is said to have no data, and so is
+# a year with no sales in the selection: never a 0% or a change from nothing.
+@dataclass(frozen=True)
+class Comparison:
+    delta: str | None  # "+20.4%", "-0.5 pp", "0.0%"; None when there is no change to show
+    description: str  # "vs £8.12M same period last year", or why there is nothing to compare
+    flat: bool = False  # the change rounds to zero: no arrow, grey
+
+
+def a_year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def last_year_period(start: date, end: date) -> tuple[date, date]:
+    return a_year_earlier(start), a_year_earlier(end)
+
+
+def prior_gap(first_day: date | None, prior_start: date, prior_end: date) -> str | None:
+    """Why the data cannot give the whole period a year earlier (None when it can)."""
+    if first_day is None or first_day > prior_end:
+        return NO_PRIOR
+    if first_day > prior_start:
+        return f"{NO_PRIOR} (the data starts {first_day:%-d %b %Y})"
+    return None
+
+
+def compare_with_last_year(
+    current: float | None, prior: float | None, shown, *, points: bool = False, missing: str = NO_PRIOR
+) -> Comparison:
+    """The change from the same period last year, as a % (or percentage points for a rate), and
+    last year's figure formatted by `shown`. No prior figure: `missing` says so; no % from zero."""
+    if prior is None:
+        return Comparison(None, missing)
+    described = f"vs {shown(prior)} same period last year"
+    if current is None:
+        return Comparison(None, described)
+    if points:
+        change, unit = round((current - prior) * 100, 1), " pp"
+    elif prior == 0:
+        return Comparison(None, described)
+    else:
+        change, unit = round((current - prior) / abs(prior) * 100, 1), "%"
+    if change == 0:
+        return Comparison(f"0.0{unit}", described, flat=True)
+    return Comparison(f"{change:+.1f}{unit}", described)
+
+
+def first_and_last_day(api: ApiClient) -> tuple[date, date] | None:
+    """The data's first and last day of sales (all countries), from the API."""
+    ends = [
+        api.query(["orders"], grain="day", order_by=[order], limit=1)
+        for order in ("metric_time", "-metric_time")
+    ]
+    if not all(ends):
+        return None
+    first, last = (date.fromisoformat(str(rows[0]["metric_time__day"])[:10]) for rows in ends)
+    return first, last
+
+
+def last_year_comparisons(
+    api: ApiClient,
+    total: dict,
+    filters: list[dict],
+    period: tuple[date, date],
+    first_day: date | None,
+) -> dict[str, Comparison]:
+    """Each headline metric against the same period a year earlier (the API's figures)."""
+    prior_start, prior_end = last_year_period(*period)
+    gap = prior_gap(first_day, prior_start, prior_end)
+    prior: dict = {}
+    if gap is None:
+        rows = api.query(list(TILES), filters=filters, start=prior_start, end=prior_end)
+        prior = rows[0] if rows else {}
+        if all(prior.get(name) in (None, 0) for name in TILES):  # no sale in the selection then
+            prior, gap = {}, NO_PRIOR
+    return {
+        name: compare_with_last_year(
+            total.get(name), prior.get(name), compact, points=name in POINTS, missing=gap or NO_PRIOR
+        )
+        for _, name, compact, _, _ in HEADLINES
+    }
+
+
+def _days(period: tuple[date, date]) -> str:
+    return f"{period[0]:%-d %b %Y} – {period[1]:%-d %b %Y}"
+
+
+def headline_tiles(total: dict, comparisons: dict[str, Comparison] | None = None) -> None:
     """One tile per headline metric, side by side; a tile is as wide as its figure needs (a row
     that has no room for all of them wraps), so no figure is ever cut."""
+    comparisons = comparisons or {}
     with st.container(horizontal=True, gap="medium"):
         for label, name, compact, full, description in HEADLINES:
             value = total.get(name)
-            st.metric(label, compact(value), help=exact(description, full(value)), width="content")
+            versus = comparisons.get(name)
+            flat = versus is not None and versus.flat
+            st.metric(
+                label,
+                compact(value),
+                delta=versus.delta if versus else None,
+                delta_color="off" if flat else "inverse" if name in WORSE_UP else "normal",
+                delta_arrow="off" if flat else "auto",
+                delta_description=versus.description if versus else None,
+                help=exact(description, full(value)),
+                width="content",
+            )
 
 
 def sales_page(api: ApiClient) -> None:
@@ -147,7 +260,16 @@ def sales_page(api: ApiClient) -> None:
 
     totals = api.query(list(TILES), filters=filters)
     total = totals[0] if totals else {}
-    headline_tiles(total)
+    extent = first_and_last_day(api)
+    if extent is None:
+        headline_tiles(total)
+    else:
+        period = extent  # the whole data
+        before = last_year_period(*period)
+        st.caption(
+            f"{_days(period)} (all the data), each figure beside the same period last year ({_days(before)})"
+        )
+        headline_tiles(total, last_year_comparisons(api, total, filters, period, extent[0]))
 
     period = f"metric_time__{grain}"
     by_time = pd.DataFrame(api.query(["net_revenue"], grain=grain, filters=filters, limit=10_000))

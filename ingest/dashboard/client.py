@@ -13,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 DEFAULT_API = "http://127.0.0.1:8300"
@@ -53,13 +54,19 @@ class ApiClient:
         filters: list[dict] | None = None,
         order_by: list[str] | None = None,
         limit: int = 1000,
+        start: date | None = None,
+        end: date | None = None,
     ) -> list[dict[str, Any]]:
-        """POST /v1/query: the rows (one dict per row)."""
+        """POST /v1/query: the rows (one dict per row); `start`/`end` are inclusive days of metric_time."""
         body: dict[str, Any] = {"metrics": metrics, "limit": limit}
         if group_by:
             body["group_by"] = group_by
         if grain:
             body["grain"] = grain
+        if start:
+            body["start"] = start.isoformat()
+        if end:
+            body["end"] = end.isoformat()
         if filters:
             body["filters"] = filters
         if order_by:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -282,6 +283,38 @@ def test_sales_headline_figures_are_whole(stack, browser, width):
         browser.screenshot(f"sales-{width}")
     finally:
         browser.driver.set_window_size(1400, 1500)
+    browser.drain_network_log()
+
+
+def test_sales_tiles_say_when_there_is_no_same_period_last_year(stack, browser):
+    """The warehouse holds January to June 2019 only: every tile says it has no year before to
+    compare with (not 0%), and the caption names both periods, from the API's first and last day."""
+    days = [
+        api_call(
+            stack["api"],
+            "POST",
+            "/v1/query",
+            {"metrics": ["orders"], "grain": "day", "order_by": [order], "limit": 1},
+        )["rows"][0]["metric_time__day"][:10]
+        for order in ("metric_time", "-metric_time")
+    ]
+    first, last = (date.fromisoformat(day) for day in days)
+    open_page(browser, stack, "sales")
+    browser.tile("Net revenue")
+
+    def descriptions(d):
+        found = [
+            e.text.strip()
+            for e in d.find_elements("css selector", '[data-testid="stMetricDeltaDescription"]')
+        ]
+        return found if len(found) == len(dashboard.HEADLINES) else None
+
+    assert set(browser.wait(descriptions, "a comparison under each tile")) == {dashboard.NO_PRIOR}
+    period = dashboard._days((first, last))
+    browser.wait(lambda d: f"{period} (all the data)" in d.page_source, f"the period {period}")
+    assert not browser.driver.find_elements("css selector", '[data-testid="stMetricDelta"]'), "a 0% shown"
+    cut = {label: parts for label, parts in browser.driver.execute_script(CUT_TEXT) if parts}
+    assert not cut, f"tile text cut: {cut}"
     browser.drain_network_log()
 
 

@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 import urllib.error
+from datetime import date
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -97,15 +98,48 @@ class StubApi:
 
     base_url = "http://stub"
 
-    def __init__(self, fail: Exception | None = None) -> None:
+    def __init__(
+        self,
+        fail: Exception | None = None,
+        days: tuple[str, str] | None = ("2019-01-01", "2019-06-30"),
+        last_year: dict | None = None,
+    ) -> None:
         self.fail = fail
+        self.days = days  # the data's first and last day of sales (None: no sales at all)
+        self.last_year = last_year  # the totals asked with start/end
         self.queries: list[dict] = []
 
-    def query(self, metrics, group_by=None, grain=None, filters=None, order_by=None, limit=1000):
+    def query(
+        self,
+        metrics,
+        group_by=None,
+        grain=None,
+        filters=None,
+        order_by=None,
+        limit=1000,
+        start=None,
+        end=None,
+    ):
         if self.fail:
             raise self.fail
-        self.queries.append({"metrics": metrics, "group_by": group_by, "grain": grain, "filters": filters})
+        self.queries.append(
+            {
+                "metrics": metrics,
+                "group_by": group_by,
+                "grain": grain,
+                "filters": filters,
+                "order_by": order_by,
+                "start": start,
+                "end": end,
+            }
+        )
         france = bool(filters)
+        if order_by in (["metric_time"], ["-metric_time"]):
+            if self.days is None:
+                return []
+            return [{"metric_time__day": self.days[order_by[0].startswith("-")], "orders": 1}]
+        if start or end:
+            return [self.last_year] if self.last_year else []
         if group_by == ["country__country_name"]:
             return COUNTRY_ROWS
         if group_by and group_by[0] == "product__product_no":
@@ -240,10 +274,126 @@ def test_sales_country_filter_is_sent_to_the_api_and_changes_the_tiles():
 def test_sales_grain_switches_between_month_and_day():
     api = StubApi()
     at = run_page("sales", api)
-    assert any(q["grain"] == "month" for q in api.queries)
+    series = [q for q in api.queries if q["metrics"] == ["net_revenue"] and q["grain"]]
+    assert [q["grain"] for q in series] == ["month"]
     at.radio(key="grain").set_value("day").run()
     assert not at.exception
-    assert any(q["grain"] == "day" for q in api.queries)
+    series = [q for q in api.queries if q["metrics"] == ["net_revenue"] and q["grain"]]
+    assert series[-1]["grain"] == "day"
+
+
+# ---------------------------------------------------------------------------- the same period last year
+LAST_YEAR = {
+    "net_revenue": 8_500.0,
+    "orders": 1_500,
+    "distinct_customers": 250,
+    "average_order_value": 102.875,
+    "return_rate": 0.05,
+}
+
+
+def test_the_whole_data_has_no_year_before_it_and_the_tiles_say_so_not_0_percent():
+    api = StubApi(last_year=LAST_YEAR)
+    at = run_page("sales", api)
+    assert "1 Jan 2019 – 30 Jun 2019 (all the data)" in text_of(at)
+    assert "1 Jan 2018 – 30 Jun 2018" in text_of(at)
+    for tile in at.metric:
+        assert tile.proto.delta_description == "no data for the same period last year", tile.label
+        assert not tile.delta
+    assert not [q for q in api.queries if q["start"]], "asked the API for a year the data does not cover"
+
+
+def test_no_sales_at_all_shows_the_tiles_without_a_comparison():
+    at = run_page("sales", StubApi(days=None))
+    assert metric(at, "Net revenue") == "£10.2K"
+    assert all(not tile.proto.delta_description for tile in at.metric)
+
+
+def test_last_year_comparisons_ask_the_api_for_the_same_days_a_year_earlier():
+    api = StubApi(last_year=LAST_YEAR)
+    total = {
+        "net_revenue": 10_234.5,
+        "orders": 1_500,
+        "distinct_customers": 220,
+        "average_order_value": 110.0,
+    }
+    total["return_rate"] = 0.0425
+    france = [{"dimension": "country__country_name", "op": "in", "values": ["France"]}]
+    got = dashboard.last_year_comparisons(
+        api, total, france, (date(2020, 1, 1), date(2020, 2, 29)), first_day=date(2018, 7, 1)
+    )
+    asked = api.queries[-1]
+    assert (asked["start"], asked["end"]) == (date(2019, 1, 1), date(2019, 2, 28))
+    assert asked["filters"] == france and asked["metrics"] == list(dashboard.TILES)
+    assert got["net_revenue"] == dashboard.Comparison("+20.4%", "vs £8.50K same period last year")
+    assert got["orders"] == dashboard.Comparison("0.0%", "vs 1,500 same period last year", flat=True)
+    assert got["distinct_customers"] == dashboard.Comparison("-12.0%", "vs 250 same period last year")
+    assert got["average_order_value"].delta == "+6.9%"
+    assert got["return_rate"] == dashboard.Comparison("-0.8 pp", "vs 5.0% same period last year")
+
+
+def test_last_year_comparisons_say_when_the_data_starts_inside_the_year_before():
+    api = StubApi(last_year=LAST_YEAR)
+    got = dashboard.last_year_comparisons(
+        api, {"net_revenue": 1.0}, [], (date(2019, 3, 1), date(2019, 6, 30)), first_day=date(2018, 4, 2)
+    )
+    assert not api.queries
+    assert got["net_revenue"] == dashboard.Comparison(
+        None, "no data for the same period last year (the data starts 2 Apr 2018)"
+    )
+
+
+def test_last_year_comparisons_say_when_the_selection_sold_nothing_a_year_before():
+    api = StubApi(last_year={name: None for name in dashboard.TILES} | {"orders": 0})
+    got = dashboard.last_year_comparisons(
+        api, {"net_revenue": 1.0}, [], (date(2019, 3, 1), date(2019, 6, 30)), first_day=date(2018, 1, 1)
+    )
+    assert {c.description for c in got.values()} == {"no data for the same period last year"}
+    assert {c.delta for c in got.values()} == {None}
+
+
+@pytest.mark.parametrize(
+    ("current", "prior", "points", "expected"),
+    [
+        (120.0, 100.0, False, ("+20.0%", "vs £100.00 same period last year", False)),
+        (9_770_932.41, 8_100_000.0, False, ("+20.6%", "vs £8.10M same period last year", False)),
+        (80.0, 100.0, False, ("-20.0%", "vs £100.00 same period last year", False)),
+        (100.04, 100.0, False, ("0.0%", "vs £100.00 same period last year", True)),
+        (-50.0, -100.0, False, ("+50.0%", "vs -£100.00 same period last year", False)),  # less negative: up
+        (100.0, 0.0, False, (None, "vs £0.00 same period last year", False)),  # no % from zero
+        (None, 100.0, False, (None, "vs £100.00 same period last year", False)),
+        (100.0, None, False, (None, "no data for the same period last year", False)),
+        (None, None, False, (None, "no data for the same period last year", False)),
+        (0.0425, 0.05, True, ("-0.8 pp", "vs 5.0% same period last year", False)),
+        (0.05, 0.0, True, ("+5.0 pp", "vs 0.0% same period last year", False)),  # points from zero are fine
+    ],
+)
+def test_compare_with_last_year(current, prior, points, expected):
+    shown = dashboard.percent if points else dashboard.compact_money
+    got = dashboard.compare_with_last_year(current, prior, shown, points=points)
+    assert (got.delta, got.description, got.flat) == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "earlier"),
+    [
+        (date(2020, 2, 29), date(2019, 2, 28)),
+        (date(2020, 3, 1), date(2019, 3, 1)),
+        (date(2011, 12, 9), date(2010, 12, 9)),
+        (date(2011, 1, 1), date(2010, 1, 1)),
+    ],
+)
+def test_a_year_earlier(day, earlier):
+    assert dashboard.a_year_earlier(day) == earlier
+
+
+def test_prior_gap():
+    start, end = date(2018, 1, 1), date(2018, 6, 30)
+    assert dashboard.prior_gap(date(2017, 12, 1), start, end) is None
+    assert dashboard.prior_gap(date(2018, 1, 1), start, end) is None
+    assert dashboard.prior_gap(date(2018, 1, 2), start, end).endswith("(the data starts 2 Jan 2018)")
+    assert dashboard.prior_gap(date(2018, 7, 1), start, end) == "no data for the same period last year"
+    assert dashboard.prior_gap(None, start, end) == "no data for the same period last year"
 
 
 def test_quality_page_shows_the_newest_runs_layers_and_balance():
@@ -323,6 +473,19 @@ def test_client_sends_the_key_and_maps_503_to_unavailable(monkeypatch):
     with pytest.raises(ApiUnavailable, match="no Gold build"):
         ApiClient("http://api", key="secret").query(["orders"], filters=[])
     assert seen == {"key": "secret", "body": {"metrics": ["orders"], "limit": 1000}}
+
+
+def test_client_sends_start_and_end_as_iso_days(monkeypatch):
+    seen = {}
+
+    def fake_open(request, timeout_s):
+        seen["body"] = json.loads(request.data)
+        raise urllib.error.HTTPError(request.full_url, 503, "x", {}, _Body(b'{"detail": "no Gold build"}'))
+
+    monkeypatch.setattr("ingest.dashboard.client._open", fake_open)
+    with pytest.raises(ApiUnavailable):
+        ApiClient("http://api").query(["orders"], start=date(2018, 1, 1), end=date(2018, 6, 30))
+    assert seen["body"] == {"metrics": ["orders"], "limit": 1000, "start": "2018-01-01", "end": "2018-06-30"}
 
 
 def test_client_goes_straight_to_a_local_api_even_with_a_proxy_set(monkeypatch):
