@@ -97,6 +97,12 @@ docs: setup
 powerbi: setup
 	$(PY) -m ingest powerbi
 
+## The Unity Catalog metric views (models/marts/metric_views/), one per fact, regenerated from the
+## semantic layer (docs/databricks.md, "Metric views").
+.PHONY: metric-views
+metric-views: setup
+	$(PY) -m ingest metric-views
+
 broker-start: setup
 	$(PY) -m ingest broker start
 

@@ -341,6 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
     powerbi.add_arguments(p)
     p.set_defaults(func=powerbi.main)
 
+    from ingest.databricks import metric_views
+
+    p = sub.add_parser(
+        "metric-views",
+        help="regenerate the Unity Catalog metric views (models/marts/metric_views/) from the semantic layer",
+    )
+    metric_views.add_arguments(p)
+    p.set_defaults(func=metric_views.main)
+
     p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
     p.add_argument("--events", type=int, default=1_000_000)
     p.add_argument("--out", default="bench/results.md")
