@@ -587,15 +587,25 @@ def create_app(
     return app
 
 
+# A text cell starting with one of these is a formula to Excel, Sheets and LibreOffice (OWASP CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A CSV cell a spreadsheet will not evaluate: text starting like a formula gets a leading
+    single quote (OWASP's rule); numbers, negative ones included, stay numbers. The writer then
+    quotes the cell if CSV needs it."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _render_page(columns, rows, built, offset: int, limit: int, as_csv: bool) -> tuple[bytes, str, dict]:
     """One page of a result, rendered once (then served from the cache as bytes)."""
     page = rows[offset : offset + limit]
     if as_csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(page)
-        return out.getvalue().encode(), "text/csv; charset=utf-8", {"X-Total-Count": str(len(rows))}
+        content = _csv_lines([columns, *page]).encode()
+        return content, "text/csv; charset=utf-8", {"X-Total-Count": str(len(rows))}
     following = offset + limit
     document = QueryOut(
         columns=list(columns),
@@ -608,6 +618,21 @@ def _render_page(columns, rows, built, offset: int, limit: int, as_csv: bool) ->
         cached=True,
     )
     return document.model_dump_json().encode(), "application/json", {}
+
+
+def _csv_lines(rows) -> str:
+    """Rows as CSV lines ending in \\n, every cell through `csv_cell`. The writer's terminator is
+    \\r\\n so that it quotes a cell holding a bare \\r too (it quotes only the terminator's
+    characters); each line then ends in \\n as before."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    lines = []
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+        lines.append(out.getvalue()[:-2])
+        out.seek(0)
+        out.truncate()
+    return "\n".join(lines) + "\n"
 
 
 def _row(values: tuple, periods: list[int]) -> tuple:

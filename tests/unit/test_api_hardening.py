@@ -5,6 +5,8 @@ wrong key is 401 before the body is read; a body over the limit is 413 before it
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 import json
 import logging
@@ -13,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
+from ingest.api import app as app_module
 from ingest.api import guards
 from ingest.api.app import create_app
 from ingest.api.auth import ApiKey, hash_key
@@ -166,3 +169,43 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit_without_reading_the_
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["detail"].startswith("request body over")
     assert read == 64 * 1024 // 4096 + 1
+
+
+# ---------------------------------------------------------------------------- CSV injection
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ('=HYPERLINK("http://x","y")', '"\'=HYPERLINK(""http://x"",""y"")"'),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("+1+1", "'+1+1"),
+        ("-cmd", "'-cmd"),
+        ("-12.5", "'-12.5"),  # text that looks like a number is still text
+        ("\tTab", "'\tTab"),
+        ("\rCR", '"\'\rCR"'),
+        ("a=b", "a=b"),
+        ("Cream Hanging Heart", "Cream Hanging Heart"),
+        ("line\rbreak", '"line\rbreak"'),
+        ("line\nbreak", '"line\nbreak"'),
+        ("", ""),
+        (-12.5, "-12.5"),
+        (-3, "-3"),
+        (0.0, "0.0"),
+        (None, ""),
+        (True, "True"),
+    ],
+)
+def test_a_csv_text_cell_a_spreadsheet_would_evaluate_gets_a_quote_and_numbers_stay(cell, written):
+    content, media_type, _ = app_module._render_page(
+        ["name", "net_revenue"], [(cell, -1.5)], None, 0, 10, True
+    )
+    assert media_type.startswith("text/csv")
+    header, row = content.decode().split("\n", 1)
+    assert header == "name,net_revenue"
+    assert row == f"{written},-1.5\n"
+    assert next(csv.reader(io.StringIO(row)))[0] == ("" if cell is None else str(app_module.csv_cell(cell)))
+
+
+def test_json_pages_keep_text_as_it_is():
+    content, media_type, _ = app_module._render_page(["name", "v"], [("=1+1", -2.0)], "2019", 0, 10, False)
+    assert media_type == "application/json"
+    assert json.loads(content)["rows"] == [{"name": "=1+1", "v": -2.0}]
