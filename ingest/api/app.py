@@ -326,7 +326,13 @@ def create_app(
         "read-only. Send the key as `X-API-Key` (or `Authorization: Bearer`).",
     )
     app.state.cache = cache
-    app.add_middleware(guards.Guard, keys=keys, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(
+        guards.Guard,
+        keys=keys,
+        max_body_bytes=config.max_body_bytes,
+        failed_keys=guards.FailedKeys(config.auth_failures, config.auth_window_s, config.auth_addresses),
+        docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+    )
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):

@@ -54,6 +54,9 @@ class ApiConfig:
     timeout_s: float = 10.0  # a query running longer is cancelled: 503
     cache_entries: int = 512
     max_body_bytes: int = 64 * 1024  # a request body over this is refused (413) before it is parsed
+    auth_failures: int = 10  # wrong keys from one address within auth_window_s: then 429 until it ends
+    auth_window_s: float = 60.0
+    auth_addresses: int = 10_000  # addresses with failures remembered (the oldest forgotten first)
     databricks: DatabricksSettings | None = None
     eventhubs: EventHubsSettings | None = None  # Bronze's lag in /v1/health (Databricks only)
 
@@ -135,6 +138,8 @@ class ApiConfig:
             per_minute=_number(env, "LAKEHOUSE_API_PER_MINUTE", 1200, int),
             timeout_s=_number(env, "LAKEHOUSE_API_TIMEOUT_S", 10.0, float),
             max_body_bytes=_number(env, "LAKEHOUSE_API_MAX_BODY_BYTES", cls.max_body_bytes, int),
+            auth_failures=_number(env, "LAKEHOUSE_API_AUTH_FAILURES", cls.auth_failures, int),
+            auth_window_s=_number(env, "LAKEHOUSE_API_AUTH_WINDOW_S", cls.auth_window_s, float),
             databricks=databricks,
             eventhubs=eventhubs,
         )

@@ -1,15 +1,21 @@
 """The analytics API's guards (issue 20), on the app with a fake semantic layer and backend: an
 unexpected exception is a JSON 500 without internals, logged with its traceback; a missing or
-wrong key is 401 before the body is read; a body over the limit is 413 before it is parsed."""
+wrong key is 401 before the body is read; a body over the limit is 413 before it is parsed; CSV
+cells a spreadsheet would evaluate are neutralised; every answer says nosniff, keyed ones
+no-store, the docs pages carry a CSP and may not be framed; failed keys are slowed per address."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import hashlib
 import io
 import itertools
 import json
 import logging
+import re
+import urllib.parse
 from types import SimpleNamespace
 
 import pytest
@@ -209,3 +215,139 @@ def test_json_pages_keep_text_as_it_is():
     content, media_type, _ = app_module._render_page(["name", "v"], [("=1+1", -2.0)], "2019", 0, 10, False)
     assert media_type == "application/json"
     assert json.loads(content)["rows"] == [{"name": "=1+1", "v": -2.0}]
+
+
+# ---------------------------------------------------------------------------- headers
+def keyed_client(config: ApiConfig = KEYED, address: str = "10.0.0.1") -> TestClient:
+    return TestClient(
+        create_app(config, LAYER, FakeBackend()), raise_server_exceptions=False, client=(address, 5000)
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "content", "status"),
+    [
+        ("GET", "/v1/metrics", {"X-API-Key": KEY}, None, 200),
+        ("GET", "/v1/metrics", {}, None, 401),
+        ("POST", "/v1/query", {"X-API-Key": KEY}, b" " * (65 * 1024), 413),
+        ("POST", "/v1/query", {"X-API-Key": KEY}, MALFORMED, 422),
+        ("GET", "/v1/health", {"X-API-Key": KEY}, None, 500),
+        ("GET", "/v1/orders/x'y", {"X-API-Key": KEY}, None, 422),
+        ("GET", "/healthz", {}, None, 200),
+        ("GET", "/openapi.json", {}, None, 200),
+        ("GET", "/docs", {}, None, 200),
+        ("GET", "/nowhere", {}, None, 404),
+    ],
+)
+def test_every_answer_says_nosniff_and_keyed_ones_no_store(method, path, headers, content, status):
+    response = keyed_client().request(method, path, headers=headers, content=content)
+    assert response.status_code == status, response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    if path.startswith("/v1/"):
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_keyless_answers_say_nosniff_and_a_presented_key_gets_no_store():
+    client = app()
+    assert client.get("/v1/metrics").headers["x-content-type-options"] == "nosniff"
+    assert client.get("/v1/metrics", headers={"X-API-Key": "any"}).headers["cache-control"] == "no-store"
+
+
+def sources(csp: str) -> dict[str, list[str]]:
+    return {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/docs/oauth2-redirect"])
+def test_the_docs_pages_have_a_csp_that_allows_exactly_what_they_load_and_no_framing(path):
+    response = app().get(path)
+    assert response.status_code == 200
+    assert response.headers["x-frame-options"] == "DENY"
+    policy = sources(response.headers["content-security-policy"])
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["default-src"] == ["'none'"]
+    html = response.text
+    # every inline script is allowed by its hash, and nothing else inline
+    inline = re.findall(r"<script>(.*?)</script>", html, re.S)
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in inline
+    ]
+    assert sorted(s for s in policy["script-src"] if s.startswith("'sha256-")) == sorted(hashes)
+    assert "'unsafe-inline'" not in policy["script-src"] and "'unsafe-eval'" not in policy["script-src"]
+    # every script and stylesheet the page loads comes from an origin the policy names for it
+    for url in re.findall(r'<script src="([^"]+)"', html):
+        assert origin(url) in policy["script-src"], url
+    for url in re.findall(r'<link[^>]*rel="stylesheet"[^>]*>', html):
+        assert origin(re.search(r'href="([^"]+)"', url).group(1)) in policy["style-src"], url
+    for url in re.findall(r'<link rel="shortcut icon" href="([^"]+)"', html):
+        assert origin(url) in policy["img-src"], url
+    assert "'self'" in policy["connect-src"]  # the page fetches /openapi.json
+
+
+def origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_the_swagger_page_loads_swagger_ui_from_jsdelivr_only():
+    html = app().get("/docs").text
+    assert {origin(u) for u in re.findall(r'(?:src|href)="(https?://[^"]+)"', html)} == {
+        "https://cdn.jsdelivr.net",
+        "https://fastapi.tiangolo.com",
+    }
+
+
+def test_api_answers_carry_no_docs_policy():
+    assert (
+        "content-security-policy" not in keyed_client().get("/v1/metrics", headers={"X-API-Key": KEY}).headers
+    )
+
+
+# ---------------------------------------------------------------------------- failed keys slowed
+def test_failed_keys_from_one_address_get_429_with_retry_after_even_for_a_good_key():
+    config = ApiConfig(keys=KEYED.keys, auth_failures=3, auth_window_s=60.0)
+    client = keyed_client(config)
+    codes = [client.get("/v1/metrics", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(3)]
+    assert codes == [401, 401, 401]
+    refused = client.get("/v1/metrics", headers={"X-API-Key": "guess-3"})
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/json"
+    assert "failed API key attempts" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert client.get("/v1/metrics", headers={"X-API-Key": KEY}).status_code == 429  # no oracle
+    other = TestClient(client.app, client=("10.0.0.2", 5000))
+    assert other.get("/v1/metrics", headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_good_keys_and_keyless_mode_are_never_slowed():
+    config = ApiConfig(keys=KEYED.keys, auth_failures=2, per_minute=100_000)
+    client = keyed_client(config)
+    assert {client.get("/v1/metrics", headers={"X-API-Key": KEY}).status_code for _ in range(20)} == {200}
+    assert {app().get("/v1/metrics", headers={"X-API-Key": "x"}).status_code for _ in range(20)} == {200}
+
+
+def test_the_failure_window_ends_and_the_address_may_try_again():
+    failed = guards.FailedKeys(limit=2, window_s=60.0, addresses=100)
+    failed.failed("a", now=0.0)
+    failed.failed("a", now=1.0)
+    assert failed.wait("a", now=30.0) == pytest.approx(30.0)
+    assert failed.wait("b", now=30.0) == 0.0
+    assert failed.wait("a", now=60.0) == 0.0
+    failed.failed("a", now=61.0)
+    assert failed.wait("a", now=61.0) == 0.0
+
+
+def test_the_table_of_addresses_is_bounded():
+    failed = guards.FailedKeys(limit=2, window_s=60.0, addresses=3)
+    for i in range(1000):
+        failed.failed(f"10.0.{i // 256}.{i % 256}", now=float(i) / 1000)
+    assert len(failed) == 3
+    failed.failed("10.0.3.231", now=1.0)  # the newest ones are the ones kept
+    assert failed.wait("10.0.3.231", now=1.0) > 0
+
+
+def test_the_failed_key_limits_are_settings():
+    config = ApiConfig.from_env(
+        None, None, environ={"LAKEHOUSE_API_AUTH_FAILURES": "5", "LAKEHOUSE_API_AUTH_WINDOW_S": "30"}
+    )
+    assert (config.auth_failures, config.auth_window_s) == (5, 30.0)
+    assert ApiConfig.from_env(None, None, environ={}).auth_failures == 10
