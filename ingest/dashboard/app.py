@@ -1,8 +1,9 @@
 """The dashboard (Streamlit entry): `python -m ingest dashboard` runs `streamlit run` on this file.
 
 Four pages, chosen in the sidebar (or with `?page=sales|quality|freshness|order`): Sales, Data
-quality, Freshness and Order lookup. Every figure comes from the analytics API through
-`ingest.dashboard.client`; tests put a stub client in `st.session_state["api_client"]`.
+quality, Freshness and Order lookup; the sidebar's sale dates (`?start=&end=`) apply to each.
+Every figure comes from the analytics API through `ingest.dashboard.client`; tests put a stub
+client in `st.session_state["api_client"]`.
 """
 
 from __future__ import annotations
@@ -132,8 +133,8 @@ WORSE_UP = {"return_rate"}  # up is bad: the delta is red when it rises
 NO_PRIOR = "no data for the same period last year"
 
 
-# Beside each headline figure, the same period a year earlier: the tiles' period (the data's first
-# to last day of sales when no date range is chosen) shifted back a year, 29 Feb to 28 Feb. The
+# Beside each headline figure, the same period a year earlier: the tiles' period (the chosen sale
+# dates; all the data, its first to last day, by default) shifted back a year, 29 Feb to 28 Feb. The
 # prior figures come from the API (POST /v1/query with start/end), never from SQL here. A year
 # before that the data does not wholly cover (it starts later) is said to have no data, and so is
 # a year with no sales in the selection: never a 0% or a change from nothing.
@@ -186,9 +187,9 @@ def compare_with_last_year(
 
 
 def first_and_last_day(api: ApiClient) -> tuple[date, date] | None:
-    """The data's first and last day of sales (all countries), from the API."""
+    """The data's first and last day (of any counted line, all countries), from the API."""
     ends = [
-        api.query(["orders"], grain="day", order_by=[order], limit=1)
+        api.query(["lines"], grain="day", order_by=[order], limit=1)
         for order in ("metric_time", "-metric_time")
     ]
     if not all(ends):
@@ -225,6 +226,87 @@ def _days(period: tuple[date, date]) -> str:
     return f"{period[0]:%-d %b %Y} – {period[1]:%-d %b %Y}"
 
 
+# ---------------------------------------------------------------------------- the date range
+@dataclass(frozen=True)
+class Dates:
+    """The sale dates every page shows: the data's first and last day and the chosen range within."""
+
+    first: date
+    last: date
+    start: date
+    end: date
+
+    @property
+    def whole(self) -> bool:
+        return self.start <= self.first and self.end >= self.last
+
+    def span(self) -> dict[str, date]:
+        """The API's start/end for the chosen range (nothing when it is all the data)."""
+        return {} if self.whole else {"start": self.start, "end": self.end}
+
+    def label(self) -> str:
+        return _days((self.start, self.end)) + (" (all the data)" if self.whole else "")
+
+    def holds(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+def clamp_range(start: date, end: date, first: date, last: date) -> tuple[date, date]:
+    """A chosen range kept within the data's days (and in order); a range wholly outside is all of it."""
+    start, end = min(start, end), max(start, end)
+    if end < first or start > last:
+        return first, last
+    return max(start, first), min(end, last)
+
+
+def _iso(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def choose_dates(api: ApiClient) -> Dates | None:
+    """The sidebar's date range over the data's days (the API's first and last day), kept in the
+    URL as ?start=&end= so it holds on every page and in a shared link; None without data."""
+    extent = first_and_last_day(api)
+    if extent is None:
+        return None
+    first, last = extent
+    if "dates" not in st.session_state:  # first run: the URL's range, else all the data
+        asked = (_iso(st.query_params.get("start")) or first, _iso(st.query_params.get("end")) or last)
+        st.session_state["dates"] = clamp_range(*asked, first, last)
+    else:  # the data may have grown or a stale range be outside it
+        chosen = tuple(st.session_state["dates"])
+        if len(chosen) == 2:
+            st.session_state["dates"] = clamp_range(*chosen, first, last)
+    chosen = st.sidebar.date_input(
+        "Sale dates",
+        min_value=first,
+        max_value=last,
+        key="dates",
+        format="YYYY-MM-DD",
+        help="Every page shows these days only (the data holds "
+        f"{_days(extent)}). Clear it to show all the data.",
+    )
+    chosen = tuple(chosen) if isinstance(chosen, (tuple, list)) else (chosen,) if chosen else ()
+    if len(chosen) == 2:
+        start, end = chosen
+    elif len(chosen) == 1:  # half-picked: that one day
+        start = end = chosen[0]
+    else:
+        start, end = first, last
+    dates = Dates(first, last, start, end)
+    if dates.whole:
+        for name in ("start", "end"):
+            if name in st.query_params:
+                del st.query_params[name]
+    else:
+        st.query_params["start"], st.query_params["end"] = start.isoformat(), end.isoformat()
+    st.sidebar.caption(f"Showing {dates.label()}")
+    return dates
+
+
 def headline_tiles(total: dict, comparisons: dict[str, Comparison] | None = None) -> None:
     """One tile per headline metric, side by side; a tile is as wide as its figure needs (a row
     that has no room for all of them wraps), so no figure is ever cut."""
@@ -246,9 +328,10 @@ def headline_tiles(total: dict, comparisons: dict[str, Comparison] | None = None
             )
 
 
-def sales_page(api: ApiClient) -> None:
+def sales_page(api: ApiClient, dates: Dates | None = None) -> None:
     st.header("Sales")
-    countries = [
+    span = dates.span() if dates else {}
+    countries = [  # over all dates: a chosen country stays an option whatever the dates
         row["country__country_name"]
         for row in api.query(["net_revenue"], group_by=["country__country_name"], order_by=["-net_revenue"])
     ]
@@ -257,22 +340,23 @@ def sales_page(api: ApiClient) -> None:
     grain = right.radio("Revenue by", ["month", "day"], horizontal=True, key="grain")
     filters = [{"dimension": "country__country_name", "op": "in", "values": chosen}] if chosen else []
     scope = ", ".join(chosen) if chosen else "all countries"
+    if span:
+        scope += f", {dates.label()}"
 
-    totals = api.query(list(TILES), filters=filters)
+    totals = api.query(list(TILES), filters=filters, **span)
     total = totals[0] if totals else {}
-    extent = first_and_last_day(api)
-    if extent is None:
+    if dates is None:
         headline_tiles(total)
     else:
-        period = extent  # the whole data
-        before = last_year_period(*period)
+        days = (dates.start, dates.end)
         st.caption(
-            f"{_days(period)} (all the data), each figure beside the same period last year ({_days(before)})"
+            f"{dates.label()}, each figure beside the same period last year "
+            f"({_days(last_year_period(*days))})"
         )
-        headline_tiles(total, last_year_comparisons(api, total, filters, period, extent[0]))
+        headline_tiles(total, last_year_comparisons(api, total, filters, days, dates.first))
 
     period = f"metric_time__{grain}"
-    by_time = pd.DataFrame(api.query(["net_revenue"], grain=grain, filters=filters, limit=10_000))
+    by_time = pd.DataFrame(api.query(["net_revenue"], grain=grain, filters=filters, limit=10_000, **span))
     st.subheader(f"Net revenue by {grain} ({scope})")
     if by_time.empty:
         st.info("No sales in this selection.")
@@ -304,6 +388,7 @@ def sales_page(api: ApiClient) -> None:
             filters=filters,
             order_by=["-net_revenue"],
             limit=TOP_PRODUCTS,
+            **span,
         )
     )
     if top.empty:
@@ -342,12 +427,32 @@ def _count_bars(frame: pd.DataFrame, label: str) -> alt.Chart:
     )
 
 
-def quality_page(api: ApiClient) -> None:
+def lines_in_range(api: ApiClient, dates: Dates) -> tuple[int, pd.DataFrame]:
+    """Gold's counted lines dated in the range, in all and by line class (the API's `lines`)."""
+    rows = api.query(["lines"], group_by=["sales_line__line_class"], order_by=["-lines"], **dates.span())
+    frame = pd.DataFrame(rows, columns=["sales_line__line_class", "lines"]).rename(
+        columns={"sales_line__line_class": "class"}
+    )
+    frame["lines"] = frame["lines"].fillna(0).astype(int)
+    return int(frame["lines"].sum()), frame
+
+
+def quality_page(api: ApiClient, dates: Dates | None = None) -> None:
     st.header("Data quality")
     runs = api.quality(runs=10)
     if not runs:
         empty_state("no Silver run is recorded")
         return
+    if dates is not None:
+        st.subheader(f"Gold lines dated {dates.label()}")
+        total, by_class = lines_in_range(api, dates)
+        st.metric(f"Gold lines in {dates.label()}", compact_count(total), help=exact(None, count(total)))
+        if not by_class.empty:
+            st.altair_chart(_count_bars(by_class, "class"), width="stretch")
+        st.caption(
+            "The Silver run record below counts each run whole: the API keeps it per run, not per "
+            "sale date, so the chosen dates narrow the Gold lines above only."
+        )
     run = runs[0]
     st.caption(f"Newest Silver run {run['run_id']} at {run['run_at']} (UTC)")
     st.subheader("Events per layer")
@@ -398,9 +503,14 @@ def quality_page(api: ApiClient) -> None:
 
 
 # ---------------------------------------------------------------------------- Freshness
-def freshness_page(api: ApiClient) -> None:
+def freshness_page(api: ApiClient, dates: Dates | None = None) -> None:
     st.header("Freshness")
     st.caption(f"Refreshes every {REFRESH_SECONDS} s.")
+    if dates is not None and not dates.whole:
+        st.info(
+            f"The ages below are of the pipeline now, whatever the dates; the newest sale day in "
+            f"{dates.label()} is shown beside them."
+        )
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def tiles() -> None:
@@ -419,6 +529,15 @@ def freshness_page(api: ApiClient) -> None:
             help="Now minus the newest outbox commit in Gold",
         )
         cols[2].metric("Gold lines", count(health["gold_lines"]))
+        if dates is not None and not dates.whole:
+            newest = api.query(["lines"], grain="day", order_by=["-metric_time"], limit=1, **dates.span())
+            in_range = api.query(["lines"], **dates.span())
+            more = st.columns(3)
+            more[0].metric(
+                "Newest sale day in the dates",
+                str(newest[0]["metric_time__day"])[:10] if newest else "–",
+            )
+            more[1].metric("Gold lines in the dates", count((in_range[0] if in_range else {}).get("lines")))
         st.markdown(
             f"- Last Gold build: **{health['gold_built_at'] or '–'}**\n"
             f"- Newest outbox commit in Gold: **{health['newest_source_event_at'] or '–'}**\n"
@@ -430,7 +549,7 @@ def freshness_page(api: ApiClient) -> None:
 
 
 # ---------------------------------------------------------------------------- Order lookup
-def order_page(api: ApiClient) -> None:
+def order_page(api: ApiClient, dates: Dates | None = None) -> None:
     st.header("Order lookup")
     transaction_no = st.text_input("TransactionNo", key="transaction_no", placeholder="e.g. 581475").strip()
     if not transaction_no:
@@ -444,6 +563,19 @@ def order_page(api: ApiClient) -> None:
     if order is None:
         st.warning(f"No order line with TransactionNo {transaction_no} in Silver.")
         return
+    lines = order["lines"]
+    if dates is not None and not dates.whole:  # a line without a sale date cannot be outside
+        lines = [line for line in lines if not (day := _iso(line["sale_date"])) or dates.holds(day)]
+        hidden = len(order["lines"]) - len(lines)
+        if not lines:
+            st.warning(
+                f"Order {transaction_no} has no line dated {dates.label()} (its lines are dated "
+                f"{', '.join(sorted({str(line['sale_date']) for line in order['lines']}))}): "
+                "widen the sale dates to see it."
+            )
+            return
+        if hidden:
+            st.info(f"{hidden} line(s) of this order dated outside {dates.label()} are not shown.")
     summary = ", ".join(f"{n} {status}" for status, n in sorted(order["summary"].items()))
     st.markdown(f"**{len(order['lines'])} line(s)**: {summary}")
     rows = [
@@ -460,7 +592,7 @@ def order_page(api: ApiClient) -> None:
             "outbox commit (UTC)": line["bronze"]["source_event_at"],
             "event": line["event_id"],
         }
-        for line in order["lines"]
+        for line in lines
     ]
     st.table(pd.DataFrame(rows).set_index("event"))
 
@@ -483,7 +615,14 @@ def main() -> None:
     api = client()
     st.sidebar.caption(f"Figures from the analytics API at {api.base_url}")
     try:
-        RENDER[page](api)
+        dates = choose_dates(api)
+    except ApiUnavailable:  # the page says what to run
+        dates = None
+    except ApiError as exc:  # e.g. a key that may not read `lines`: the pages show all dates
+        dates = None
+        st.sidebar.caption(f"No date range: the API answered {exc.status}: {exc.detail}")
+    try:
+        RENDER[page](api, dates)
     except ApiUnavailable as exc:
         empty_state(str(exc))
     except ApiError as exc:

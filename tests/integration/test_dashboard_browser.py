@@ -110,8 +110,12 @@ def api_call(port: int, method: str, path: str, body: dict | None = None):
         conn.close()
 
 
-def totals(port: int, filters: list[dict] | None = None) -> dict:
-    body = {"metrics": ["net_revenue", "orders", "distinct_customers"], "filters": filters or []}
+def totals(port: int, filters: list[dict] | None = None, span: dict | None = None) -> dict:
+    body = {
+        "metrics": ["net_revenue", "orders", "distinct_customers"],
+        "filters": filters or [],
+        **(span or {}),
+    }
     return api_call(port, "POST", "/v1/query", body)["rows"][0]
 
 
@@ -381,6 +385,65 @@ def test_order_lookup_traces_each_line(stack, browser):
         assert str(line["bronze"]["offset"]) in text
     assert any("quarantined" in text for text in shown)
     browser.screenshot("order")
+    browser.drain_network_log()
+
+
+MARCH = {"start": "2019-03-01", "end": "2019-03-31"}
+
+
+def test_every_page_honours_the_date_range(stack, browser):
+    """A range in the URL (?start=&end=) narrows Sales to the API's figures for those days, holds
+    when another page is chosen in the sidebar, narrows the Gold lines on Data quality and the
+    newest sale day on Freshness, and hides an order dated outside it."""
+    everything, march = totals(stack["api"]), totals(stack["api"], span=MARCH)
+    assert march["net_revenue"] != everything["net_revenue"]
+    lines = api_call(stack["api"], "POST", "/v1/query", {"metrics": ["lines"], **MARCH})["rows"][0]["lines"]
+    newest = api_call(
+        stack["api"],
+        "POST",
+        "/v1/query",
+        {"metrics": ["lines"], "grain": "day", "order_by": ["-metric_time"], "limit": 1, **MARCH},
+    )["rows"][0]["metric_time__day"][:10]
+    label = "1 Mar 2019 – 31 Mar 2019"
+    browser.driver.get(f"http://127.0.0.1:{stack['dashboard']}/?page=sales&start=2019-03-01&end=2019-03-31")
+    assert browser.tile("Net revenue", equals=dashboard.compact_money(march["net_revenue"]))
+    assert browser.tile("Orders") == dashboard.compact_count(march["orders"])
+    assert browser.tile("Customers") == dashboard.compact_count(march["distinct_customers"])
+    browser.wait(lambda d: f"{label}, each figure beside" in d.page_source, "the period caption")
+    date_box = '[data-testid="stSidebar"] [data-testid="stDateInput"] input'
+    shown = browser.wait(
+        lambda d: [e.get_attribute("value") for e in d.find_elements("css selector", date_box)],
+        "the date range",
+    )
+    assert shown == ["2019-03-01", "2019-03-31"]  # the widget's start and end boxes
+    browser.screenshot("sales-march")
+
+    def choose(page: str) -> None:
+        for option in browser.driver.find_elements("css selector", '[data-testid="stSidebar"] label'):
+            if option.text.strip() == page:
+                option.click()
+                return
+        pytest.fail(f"no {page!r} in the sidebar")
+
+    choose("Data quality")
+    assert browser.tile(f"Gold lines in {label}") == f"{lines:,}"
+    assert "start=2019-03-01" in browser.driver.current_url and "end=2019-03-31" in browser.driver.current_url
+    browser.screenshot("quality-march")
+    choose("Freshness")
+    assert browser.tile("Newest sale day in the dates") == newest
+    assert browser.tile("Gold lines in the dates") == f"{lines:,}"
+    choose("Order lookup")
+    from selenium.webdriver.common.keys import Keys
+
+    box = browser.wait(
+        lambda d: d.find_element("css selector", '[data-testid="stTextInput"] input'), "the TransactionNo box"
+    )
+    box.send_keys("577001")
+    box.send_keys(Keys.ENTER)
+    browser.wait(
+        lambda d: f"Order 577001 has no line dated {label}" in d.find_element("tag name", "body").text,
+        "the order said to be outside the dates",
+    )
     browser.drain_network_log()
 
 

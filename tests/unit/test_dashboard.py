@@ -103,10 +103,12 @@ class StubApi:
         fail: Exception | None = None,
         days: tuple[str, str] | None = ("2019-01-01", "2019-06-30"),
         last_year: dict | None = None,
+        this_year_from: date | None = None,
     ) -> None:
         self.fail = fail
         self.days = days  # the data's first and last day of sales (None: no sales at all)
-        self.last_year = last_year  # the totals asked with start/end
+        self.last_year = last_year  # the totals asked with a start before this_year_from
+        self.this_year_from = this_year_from or (date.fromisoformat(days[0]) if days else None)
         self.queries: list[dict] = []
 
     def query(
@@ -137,9 +139,29 @@ class StubApi:
         if order_by in (["metric_time"], ["-metric_time"]):
             if self.days is None:
                 return []
-            return [{"metric_time__day": self.days[order_by[0].startswith("-")], "orders": 1}]
-        if start or end:
+            newest = order_by[0].startswith("-")
+            day = (end or date.fromisoformat(self.days[1])) if newest else (start or self.days[0])
+            return [{"metric_time__day": str(day), "lines": 1}]
+        narrowed = start is not None
+        if group_by == ["sales_line__line_class"]:
+            return [
+                {"sales_line__line_class": "product", "lines": 300 if narrowed else 1100},
+                {"sales_line__line_class": "postage", "lines": 5 if narrowed else 70},
+            ]
+        if metrics == ["lines"]:
+            return [{"lines": 305 if narrowed else 1170}]
+        if narrowed and self.this_year_from and start < self.this_year_from:  # a year before
             return [self.last_year] if self.last_year else []
+        if narrowed and not group_by and not grain:
+            return [
+                {
+                    "net_revenue": 4321.0,
+                    "orders": 40,
+                    "distinct_customers": 30,
+                    "average_order_value": 108.0,
+                    "return_rate": 0.05,
+                }
+            ]
         if group_by == ["country__country_name"]:
             return COUNTRY_ROWS
         if group_by and group_by[0] == "product__product_no":
@@ -310,7 +332,7 @@ def test_no_sales_at_all_shows_the_tiles_without_a_comparison():
 
 
 def test_last_year_comparisons_ask_the_api_for_the_same_days_a_year_earlier():
-    api = StubApi(last_year=LAST_YEAR)
+    api = StubApi(last_year=LAST_YEAR, this_year_from=date(2020, 1, 1))
     total = {
         "net_revenue": 10_234.5,
         "orders": 1_500,
@@ -350,6 +372,108 @@ def test_last_year_comparisons_say_when_the_selection_sold_nothing_a_year_before
     )
     assert {c.description for c in got.values()} == {"no data for the same period last year"}
     assert {c.delta for c in got.values()} == {None}
+
+
+# ---------------------------------------------------------------------------- the date range
+MARCH_APRIL = (date(2019, 3, 1), date(2019, 4, 30))
+SPAN = {"start": date(2019, 3, 1), "end": date(2019, 4, 30)}
+
+
+def with_dates(page: str, api: StubApi, days=MARCH_APRIL) -> AppTest:
+    at = run_page(page, api)
+    at.date_input(key="dates").set_value(days).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_date_range_spans_the_apis_first_and_last_day_and_starts_whole():
+    api = StubApi()
+    at = run_page("sales", api)
+    box = at.date_input(key="dates")
+    assert tuple(box.value) == (date(2019, 1, 1), date(2019, 6, 30))
+    assert (box.min, box.max) == (date(2019, 1, 1), date(2019, 6, 30))
+    assert "start" not in at.query_params
+    assert all(
+        q["start"] is None for q in api.queries if q["order_by"] not in (["metric_time"], ["-metric_time"])
+    )
+
+
+def test_sales_page_honours_the_dates_in_every_query_and_the_url():
+    api = StubApi()
+    at = with_dates("sales", api)
+    assert metric(at, "Net revenue") == "£4.32K"
+    asked = api.queries[api.queries.index(next(q for q in api.queries if q["start"])) :]
+    sales = [q for q in asked if q["order_by"] not in (["metric_time"], ["-metric_time"])]
+    # the totals, the series and the top products: each with the dates (the country list is all dates')
+    figures = [q for q in sales if q["group_by"] != ["country__country_name"]]
+    assert len(figures) >= 3 and all((q["start"], q["end"]) == MARCH_APRIL for q in figures)
+    assert (at.query_params["start"], at.query_params["end"]) == ("2019-03-01", "2019-04-30")
+    assert "1 Mar 2019 – 30 Apr 2019" in text_of(at)
+    assert any("1 Mar 2019 – 30 Apr 2019" in h.value for h in at.subheader)
+
+
+def test_sales_compares_the_chosen_dates_with_the_same_dates_a_year_earlier():
+    api = StubApi(days=("2018-01-01", "2019-06-30"), last_year=LAST_YEAR, this_year_from=date(2019, 1, 1))
+    at = with_dates("sales", api)
+    prior = [q for q in api.queries if q["start"] == date(2018, 3, 1)]
+    assert prior and prior[-1]["end"] == date(2018, 4, 30) and prior[-1]["metrics"] == list(dashboard.TILES)
+    tiles = {m.label: m for m in at.metric}
+    assert tiles["Net revenue"].proto.delta_description == "vs £8.50K same period last year"
+    assert tiles["Net revenue"].delta == "-49.2%"
+    assert tiles["Return rate"].delta == "0.0 pp"
+
+
+def test_the_dates_in_the_url_are_honoured_and_kept_within_the_data():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    api = StubApi()
+    at.session_state["api_client"] = api
+    at.query_params.update({"page": "sales", "start": "2018-06-01", "end": "2019-04-30"})
+    at.run()
+    assert not at.exception, at.exception
+    assert tuple(at.date_input(key="dates").value) == (date(2019, 1, 1), date(2019, 4, 30))
+    assert any(q["end"] == date(2019, 4, 30) for q in api.queries if q["metrics"] == list(dashboard.TILES))
+
+
+def test_quality_page_counts_the_gold_lines_dated_in_the_range():
+    api = StubApi()
+    at = with_dates("quality", api)
+    assert metric(at, "Gold lines in 1 Mar 2019 – 30 Apr 2019") == "305"
+    assert [(q["start"], q["end"]) for q in api.queries if q["group_by"] == ["sales_line__line_class"]][
+        -1
+    ] == (MARCH_APRIL)
+    assert "counts each run whole" in text_of(at)
+    assert metric(at, "Bronze events") == "1,200"  # the run record is per run
+
+
+def test_freshness_page_shows_the_newest_sale_day_in_the_range():
+    at = with_dates("freshness", StubApi())
+    assert metric(at, "Newest sale day in the dates") == "2019-04-30"
+    assert metric(at, "Gold lines in the dates") == "305"
+    assert metric(at, "Age of Gold") == "2 min 5 s"
+
+
+def test_order_lookup_hides_lines_dated_outside_the_range_and_says_so():
+    at = with_dates("order", StubApi(), days=(date(2019, 1, 1), date(2019, 3, 31)))
+    at.text_input(key="transaction_no").input("577001").run()
+    assert not at.table
+    assert "has no line dated 1 Jan 2019 – 31 Mar 2019" in text_of(at) and "2019-04-02" in text_of(at)
+    at = with_dates("order", StubApi())
+    at.text_input(key="transaction_no").input("577001").run()
+    assert len(at.table[0].value) == 3
+
+
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [
+        ((date(2019, 3, 1), date(2019, 4, 30)), (date(2019, 3, 1), date(2019, 4, 30))),
+        ((date(2019, 4, 30), date(2019, 3, 1)), (date(2019, 3, 1), date(2019, 4, 30))),
+        ((date(2018, 1, 1), date(2019, 2, 1)), (date(2019, 1, 1), date(2019, 2, 1))),
+        ((date(2019, 5, 1), date(2020, 1, 1)), (date(2019, 5, 1), date(2019, 6, 30))),
+        ((date(2017, 1, 1), date(2017, 2, 1)), (date(2019, 1, 1), date(2019, 6, 30))),
+    ],
+)
+def test_clamp_range(asked, kept):
+    assert dashboard.clamp_range(*asked, date(2019, 1, 1), date(2019, 6, 30)) == kept
 
 
 @pytest.mark.parametrize(
