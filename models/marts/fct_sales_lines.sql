@@ -4,7 +4,9 @@
         unique_key='sales_line_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
-        incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at'),
+        incremental_predicates=lakehouse_merge_predicates(
+            'bronze_ingested_at', ['source_event_at', 'bronze_ingested_at']
+        ),
         liquid_clustered_by=['sale_date', 'bronze_ingested_at'],
         post_hook=[
             "{% if is_incremental() %}{{ delete_rows_by_key(this, 'event_id',"

@@ -4,7 +4,9 @@
         unique_key='event_key',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
-        incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at'),
+        incremental_predicates=lakehouse_merge_predicates(
+            'bronze_ingested_at', ['occurred_at', 'source_event_at']
+        ),
         liquid_clustered_by=['bronze_ingested_at'],
     )
 }}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.jvm import spark_conf
 from ingest.paths import PROJECT_DIR, warehouse_path
-from ingest.testing.bronze_writer import BASE_TIME, BronzeWriter, event, invalid
+from ingest.testing.bronze_writer import BronzeWriter, event, invalid
 
 from .cases import CASES
 from .helpers import bronze_path
@@ -74,19 +74,20 @@ def counted_line(rows: list[tuple[str, ...]], start: int) -> int:
 def build(data_root: Path, run: int) -> None:
     """`dbt build` on DuckDB, then on Spark (its manifest and results in spark-target-<run>).
     The second run leaves out what does not depend on Bronze (the seeds, the unit tests):
-    built and passed by the first. Databricks' merge predicate (target rows landed within
-    merge_predicate_days) is kept on Spark, its window reaching back to the writer's fixed
-    landing times."""
+    built and passed by the first. Databricks' merge predicates are kept on Spark with
+    merge_predicate_days 0: every row the first run landed (the writer's landing times are
+    days old) is outside a window counted back from now, as a first copy is when its event is
+    redelivered more than merge_predicate_days later; the merges of the second run must still
+    match those rows (the redelivered events, the lines Gold merges again from its lookback)."""
     again = [] if run == 1 else ["--exclude", "resource_type:seed", "resource_type:unit_test"]
     run_dbt("build", *again, target="local")
-    days = (datetime.now(UTC) - BASE_TIME).days + 2
     run_dbt(
         "build",
         *again,
         "--target-path",
         str(data_root / f"spark-target-{run}"),
         "--vars",
-        json.dumps({"merge_predicate_days": days}),
+        json.dumps({"merge_predicate_days": 0}),
         target="spark",
     )
 
@@ -239,6 +240,28 @@ def test_the_late_and_duplicate_events_reached_gold_on_spark(both_engines):
     assert "late-earlier-copy" in fact
 
 
+def test_late_redeliveries_are_merged_once_on_spark(both_engines):
+    """Events redelivered after their first copies left the merge window (merge_predicate_days
+    0, first copies landed days ago) are in Silver's checked log once and in the fact as often
+    as on DuckDB (once for a counted line), not inserted again by the merge."""
+    con, warehouse_dir = both_engines
+    redelivered = [f"s{i}" for i in range(50)]
+    checked = spark_table(warehouse_dir, "silver", "stg_bronze__order_lines_checked").to_pylist()
+    first_copies = {
+        row["event_id"]: row["bronze_ingested_at"] for row in checked if row["event_id"] in redelivered
+    }
+    assert set(first_copies) == set(redelivered)
+    assert max(first_copies.values()) < datetime.now(UTC), "a first copy is inside the window"
+    in_checked = [row["event_id"] for row in checked if row["event_id"] in redelivered]
+    assert sorted(in_checked) == sorted(redelivered), "a redelivered event is in the checked log twice"
+    fact = spark_table(warehouse_dir, "gold", "fct_sales_lines")["event_id"].to_pylist()
+    duck = [row[0] for row in con.execute("select event_id from gold.fct_sales_lines").fetchall()]
+    counted = [event_id for event_id in redelivered if event_id in duck]
+    assert len(counted) > 30
+    assert {e: fact.count(e) for e in redelivered} == {e: duck.count(e) for e in redelivered}
+    assert len(fact) == len(set(fact)) == len(duck), "a line is in the fact twice"
+
+
 def test_every_node_builds_a_delta_table_on_spark(both_engines, data_root):
     _, warehouse_dir = both_engines
     built = [
@@ -319,18 +342,50 @@ def test_incremental_models_merge_into_their_delta_tables_on_spark(both_engines,
     assert strategies == {"merge", "delete+insert"}
 
 
+# Each model's merge window: the times of an event its copies share (lakehouse_merge_predicates)
+EVENT_TIMES = {
+    "stg_bronze__order_lines_checked": ("occurred_at", "source_event_at"),
+    "fct_sales_lines": ("source_event_at", "bronze_ingested_at"),
+}
+
+
 def test_the_merges_keep_the_merge_predicates_of_databricks(both_engines, data_root):
-    """Only target rows landed within merge_predicate_days take part: Delta records the
-    predicate in the MERGE's condition, current_timestamp() - interval folded to an instant."""
+    """Only target rows landed since a floor take part, and the floor reaches back to the
+    oldest event the second run merged (less a day of slack), not to now less
+    merge_predicate_days (0 here): Delta records the floor in the MERGE's condition. The
+    checked log merged the run's new events; the fact its new lines and those of its lookback."""
     _, warehouse_dir = both_engines
-    models = spark_nodes(data_root, "model")
-    with_predicates = [m for m in models if m["config"].get("incremental_predicates")]
-    assert {m["name"] for m in with_predicates} >= {"fct_sales_lines", "stg_bronze__order_lines_checked"}
-    for model in with_predicates:
+    models = {
+        m["name"]: m for m in spark_nodes(data_root, "model") if m["config"].get("incremental_predicates")
+    }
+    assert set(models) == set(EVENT_TIMES)
+    new_events = {f"n{i}" for i in range(NEW_LINES)} | {f"late-copy-{i}" for i in LATE_COPIES}
+    merged = {
+        "stg_bronze__order_lines_checked": [
+            row
+            for row in spark_table(warehouse_dir, "silver", "stg_bronze__order_lines_checked").to_pylist()
+            if row["event_id"] in new_events | {"late-earlier-copy", "renamed-and-moved"}
+        ],
+        "fct_sales_lines": spark_table(warehouse_dir, "gold", "fct_sales_lines").to_pylist(),
+    }
+    run_at = datetime.fromisoformat(
+        json.loads((data_root / "spark-target-2" / "run_results.json").read_text())["metadata"][
+            "generated_at"
+        ]
+    )
+    for name, model in models.items():
         (predicate,) = model["config"]["incremental_predicates"]
-        assert predicate.startswith("DBT_INTERNAL_DEST.bronze_ingested_at >= current_timestamp() - interval")
+        assert predicate == (
+            "DBT_INTERNAL_DEST.bronze_ingested_at >= current_timestamp() - interval 0 days"
+            f" /* lakehouse_merge_window: {', '.join(EVENT_TIMES[name])} */"
+        )
         on = condition(upserts(operations(warehouse_dir, model))[-1])
-        assert re.search(r"bronze_ingested_at#\d+ >= \d{4}-\d\d-\d\d ", on), f"{model['name']} merged on {on}"
+        found = re.search(r"bronze_ingested_at#\d+ >= (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?)\)", on)
+        assert found, f"{name} merged on {on}"
+        floor = datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC)
+        oldest = min(min(row[column] for column in EVENT_TIMES[name]) for row in merged[name])
+        assert floor == oldest - timedelta(days=1), f"{name} merged on {on}"
+        assert floor < run_at - timedelta(days=1), f"{name}: its window was not widened"
 
 
 def test_snapshots_keep_versions_on_spark_as_on_duckdb(both_engines, data_root):
