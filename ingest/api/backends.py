@@ -62,6 +62,19 @@ def _fetch(cursor, max_rows: int) -> Result:
     return Result(columns, [tuple(r) for r in rows])
 
 
+def open_snapshot(path: Path):
+    """A DuckDB connection with the published copy at `path` attached read-only as `lakehouse`
+    (the API's, and the bench's floor). Each query runs on a cursor of its own off it: DuckDB
+    runs cursors of one connection concurrently, sharing one buffer pool and thread pool."""
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"threads": 2})
+    quoted = str(path).replace("'", "''")
+    con.execute(f"attach '{quoted}' as lakehouse (read_only)")
+    con.execute("use lakehouse")
+    return con
+
+
 class DuckDbBackend:
     """Reads the newest published copy of the warehouse (ingest.serving), attached read-only as
     `lakehouse`, the catalog name dbt's relations carry. A new copy replaces the old one for the
@@ -89,12 +102,7 @@ class DuckDbBackend:
                         "no Gold build has been published yet: run `make demo` or `make run` "
                         f"(looked in {serving.serving_dir(self.warehouse)})"
                     )
-                import duckdb
-
-                con = duckdb.connect(":memory:", config={"threads": 2})
-                quoted = str(snapshot.path).replace("'", "''")
-                con.execute(f"attach '{quoted}' as lakehouse (read_only)")
-                con.execute("use lakehouse")
+                con = open_snapshot(snapshot.path)
                 self._con, self._snapshot, self._seen = con, snapshot, mtime
             return self._con, self._snapshot
 
