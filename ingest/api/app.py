@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 from ingest import quality
-from ingest.api import guards, lookups
+from ingest.api import access, guards, lookups
 from ingest.api.auth import ApiKey, KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
 from ingest.api.config import ApiConfig
@@ -184,7 +184,9 @@ class HealthOut(BaseModel):
     engine: str
     gold_built_at: str | None
     gold_age_seconds: float | None
-    gold_lines: int
+    gold_lines: int | None = Field(
+        description="Lines in Gold (within the key's row scope); null for a key that may not read `lines`."
+    )
     newest_source_event_at: str | None
     newest_bronze_ingested_at: str | None
     source_lag_seconds: float | None = Field(
@@ -373,6 +375,18 @@ def create_app(
 
     Caller = Annotated[ApiKey | None, Depends(caller)]
 
+    def allowed(scope: str) -> Callable[..., ApiKey | None]:
+        """A dependency: the caller, who must have `scope` (ingest/api/access.py), else 403."""
+
+        def check(key: Caller) -> ApiKey | None:
+            try:
+                access.require(key, scope)
+            except access.Denied as exc:
+                raise ApiError(403, str(exc)) from None
+            return key
+
+        return check
+
     def version() -> str:
         try:
             return backend.version()
@@ -400,29 +414,35 @@ def create_app(
     @app.get("/v1/metrics", response_model=list[MetricOut], responses=ERRORS, summary="List the metrics")
     def list_metrics(key: Caller):
         return [
-            MetricOut(**m.__dict__) for m in layer.metrics.values() if key is None or key.may_read(m.name)
+            MetricOut(**m.__dict__) for m in layer.metrics.values() if access.may_read(key, m.name)
         ]
 
     @app.get("/v1/dimensions", response_model=DimensionsOut, responses=ERRORS, summary="List the dimensions")
     def list_dimensions(key: Caller):
         return DimensionsOut(
-            dimensions=[DimensionOut(**d.__dict__) for d in layer.dimensions.values()],
+            dimensions=[
+                DimensionOut(**d.__dict__)
+                for d in layer.dimensions.values()
+                if access.may_use_dimension(key, d.name)
+            ],
             grains=list(GRAINS),
             filter_ops=list(FILTER_OPS),
         )
 
     def answer(body: QueryIn, key: ApiKey | None, accept: str | None):
-        if key is not None:
-            denied = [m for m in body.metrics if not key.may_read(m)]
-            if denied:
-                raise ApiError(403, f"this key may not read {', '.join(denied)}")
+        try:
+            access.check_query(key, body.metrics, body.group_by, [f.dimension for f in body.filters])
+        except access.Denied as exc:
+            raise ApiError(403, str(exc)) from None
+        # the key's row scope: bound filters ANDed with the caller's own (and part of the cache key)
+        rows = tuple(Filter(dimension, "in", values) for dimension, values in access.row_scope(key))
         query = MetricQuery(
             metrics=tuple(body.metrics),
             group_by=tuple(body.group_by),
             grain=body.grain,
             start=body.start,
             end=body.end,
-            filters=tuple(Filter(f.dimension, f.op, tuple(f.values)) for f in body.filters),
+            filters=tuple(Filter(f.dimension, f.op, tuple(f.values)) for f in body.filters) + rows,
             order_by=tuple(body.order_by) or _default_order(body),
         )
         current = version()
@@ -515,14 +535,16 @@ def create_app(
         summary="Trace one order: its lines, their Silver status and source events",
     )
     def order(
-        key: Caller,
+        key: Annotated[ApiKey | None, Depends(allowed(access.ORDERS_READ))],
         transaction_no: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")],
     ):
         current = version()
-        cache_key = "order:" + transaction_no
+        scope = access.row_scope(key)
+        cache_key = f"order:{access.row_scope_key(key)}:{transaction_no}"
         hit = cache.get(current, cache_key)
-        if hit is None:
-            result = run(lookups.order_lines_sql(backend), {"transaction_no": transaction_no}, 5000)
+        if hit is None:  # lines outside the key's row scope are not read: such an order is 404
+            sql, params = lookups.order_lines_sql(backend, scope)
+            result = run(sql, {**params, "transaction_no": transaction_no}, 5000)
             hit = lookups.order_trace(transaction_no, result.columns, result.rows)
             cache.put(current, cache_key, hit)
         if not hit["lines"]:
@@ -541,11 +563,13 @@ def create_app(
         (30); when Event Hubs or the table cannot be read, the numbers are null and `error` says
         why. Null on the local DuckDB backend and without a connection string."""
         current = version()
-        hit = cache.get(current, "health")
-        if hit is None:
-            result = run(lookups.freshness_sql(backend), {}, 1)
+        cache_key = "health:" + access.row_scope_key(key)
+        hit = cache.get(current, cache_key)
+        if hit is None:  # over the key's row scope only
+            sql, params = lookups.freshness_sql(backend, access.row_scope(key))
+            result = run(sql, params, 1)
             hit = (dict(zip(result.columns, result.rows[0], strict=True)), backend.built_at())
-            cache.put(current, "health", hit)
+            cache.put(current, cache_key, hit)
         row, built = hit
         now = datetime.now(UTC)
 
@@ -561,7 +585,7 @@ def create_app(
             engine=backend.engine,
             gold_built_at=lookups.jsonable(built),
             gold_age_seconds=age(built),
-            gold_lines=int(row["gold_lines"] or 0),
+            gold_lines=int(row["gold_lines"] or 0) if access.may_read(key, "lines") else None,
             newest_source_event_at=lookups.jsonable(row["newest_source_event_at"]),
             newest_bronze_ingested_at=lookups.jsonable(row["newest_bronze_ingested_at"]),
             source_lag_seconds=age(row["newest_source_event_at"]),
@@ -575,7 +599,7 @@ def create_app(
         summary="Data quality of the last Silver runs",
     )
     def quality_runs(
-        key: Caller,
+        key: Annotated[ApiKey | None, Depends(allowed(access.QUALITY_READ))],
         runs: Annotated[
             int, Query(ge=1, le=quality.MAX_RUNS, description="How many runs, newest first.")
         ] = 10,

@@ -4,9 +4,12 @@ constant time), the metrics each key may read, and a per-key rate limit.
 Keys come from the environment (`LAKEHOUSE_API_KEYS`) or a Databricks secret scope, never from
 a file. The value is a JSON list; each entry names a caller and holds the hash of its key:
 
-    [{"name": "powerbi", "sha256": "<hex>", "metrics": ["net_revenue", "orders"], "per_minute": 600}]
+    [{"name": "powerbi", "sha256": "<hex>", "metrics": ["net_revenue", "orders"], "per_minute": 600,
+      "scopes": ["orders:read"], "rows": {"country__region": ["Europe"]}}]
 
-`metrics` is optional (all metrics when absent), `per_minute` too (the default limit).
+`metrics` is optional (all metrics when absent), `per_minute` too (the default limit), and
+`scopes` and `rows` (what else the key may read, and the rows it is limited to: see
+ingest/api/access.py, which defines what every endpoint needs).
 `python -m ingest api hash-key` prints the hash of a new random key.
 """
 
@@ -21,6 +24,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ingest.api import access
+
 
 class AuthConfigError(ValueError):
     """The key configuration cannot be used; the message says why (never a key's value)."""
@@ -32,9 +37,11 @@ class ApiKey:
     sha256: str
     metrics: frozenset[str] | None = None  # None: every metric
     per_minute: int | None = None
+    scopes: frozenset[str] | None = None  # None: access.scopes' default
+    rows: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row scope: (dimension, values) pairs
 
     def may_read(self, metric: str) -> bool:
-        return self.metrics is None or metric in self.metrics
+        return access.may_read(self, metric)
 
 
 def hash_key(key: str) -> str:
@@ -56,7 +63,7 @@ def parse_keys(text: str | None) -> tuple[ApiKey, ...]:
         raise AuthConfigError(f"LAKEHOUSE_API_KEYS is not JSON ({exc.msg} at {exc.pos})") from None
     if not isinstance(entries, list):
         raise AuthConfigError(
-            "LAKEHOUSE_API_KEYS must be a JSON list of {name, sha256, metrics?, per_minute?}"
+            "LAKEHOUSE_API_KEYS must be a JSON list of {name, sha256, metrics?, per_minute?, scopes?, rows?}"
         )
     keys: list[ApiKey] = []
     for i, entry in enumerate(entries):
@@ -86,10 +93,28 @@ def parse_keys(text: str | None) -> tuple[ApiKey, ...]:
             raise AuthConfigError(
                 f"LAKEHOUSE_API_KEYS entry {entry['name']!r}: per_minute must be a positive integer"
             )
+        try:
+            rows = access.parse_rows(entry["name"], entry.get("rows"))
+            scopes = access.parse_scopes(entry["name"], entry.get("scopes"), rows)
+        except ValueError as exc:
+            raise AuthConfigError(f"LAKEHOUSE_API_KEYS {exc}") from None
+        unknown = set(entry) - {"name", "sha256", "metrics", "per_minute", "scopes", "rows"}
+        if unknown:
+            raise AuthConfigError(
+                f"LAKEHOUSE_API_KEYS entry {entry['name']!r}: unknown field {sorted(unknown)[0]!r} "
+                "(name, sha256, metrics, per_minute, scopes, rows)"
+            )
         if any(key.name == entry["name"] for key in keys):
             raise AuthConfigError(f"LAKEHOUSE_API_KEYS: the name {entry['name']!r} is given twice")
         keys.append(
-            ApiKey(entry["name"], digest, frozenset(metrics) if metrics is not None else None, per_minute)
+            ApiKey(
+                entry["name"],
+                digest,
+                frozenset(metrics) if metrics is not None else None,
+                per_minute,
+                scopes,
+                rows,
+            )
         )
     return tuple(keys)
 

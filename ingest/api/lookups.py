@@ -1,14 +1,21 @@
 """The API's fixed SQL besides metrics: one order's lines traced back to their events, and
-Gold's freshness. Table names come from the backend, values only as bind parameters."""
+Gold's freshness. Table names come from the backend, values only as bind parameters.
+
+Both take a key's row scope (ingest/api/access.py): the lines are then only those whose
+country (Gold's dim_country, reached from a Silver line through the country_codes seed as dbt
+does) is within it, the scope's values bound like any other."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from ingest.api import access
+
 ORDER_LINES_SQL = """
 with checked as (
-    select * from {checked} where transaction_no = {txn}
+    select lines.* from {checked} as lines{scope_join}
+    where lines.transaction_no = {txn}{scope_where}
 )
 select
     checked.event_id,
@@ -44,21 +51,48 @@ select
     count(*) as gold_lines,
     max(source_event_at) as newest_source_event_at,
     max(bronze_ingested_at) as newest_bronze_ingested_at
-from {sales}
+from {sales} as sales{scope_join}{scope_where}
 """
 
 
-def order_lines_sql(backend) -> str:
-    return ORDER_LINES_SQL.format(
+def order_lines_sql(backend, rows=()) -> tuple[str, dict[str, object]]:
+    """The lookup's SQL and the row scope's parameters (the caller adds `transaction_no`)."""
+    conditions, params = access.row_scope_sql(rows, lambda c: f"scope_country.{c}", backend.placeholder)
+    scope_join = scope_where = ""
+    if conditions:
+        # a Silver line's country as Gold has it: its source spelling through the seed, else Unknown
+        scope_join = (
+            f"\n    left join {backend.relation('reference', 'country_codes')} as codes"
+            "\n        on codes.source_country = lines.source_country"
+            f"\n    inner join {backend.relation('gold', 'dim_country')} as scope_country"
+            "\n        on scope_country.iso_code = coalesce(codes.iso_code, 'unknown')"
+        )
+        scope_where = "".join(f"\n        and {c}" for c in conditions)
+    sql = ORDER_LINES_SQL.format(
         checked=backend.relation("silver", "stg_bronze__order_lines_checked"),
         excluded=backend.relation("silver", "int_excluded_lines"),
         sales=backend.relation("gold", "fct_sales_lines"),
         txn=backend.placeholder("transaction_no"),
+        scope_join=scope_join,
+        scope_where=scope_where,
     )
+    return sql, params
 
 
-def freshness_sql(backend) -> str:
-    return FRESHNESS_SQL.format(sales=backend.relation("gold", "fct_sales_lines"))
+def freshness_sql(backend, rows=()) -> tuple[str, dict[str, object]]:
+    """Gold's freshness over the lines of a row scope (all lines without one), and its parameters."""
+    conditions, params = access.row_scope_sql(rows, lambda c: f"scope_country.{c}", backend.placeholder)
+    scope_join = scope_where = ""
+    if conditions:
+        scope_join = (
+            f"\ninner join {backend.relation('gold', 'dim_country')} as scope_country"
+            "\n    on scope_country.country_key = sales.country_key"
+        )
+        scope_where = "\nwhere " + "\n    and ".join(conditions)
+    sql = FRESHNESS_SQL.format(
+        sales=backend.relation("gold", "fct_sales_lines"), scope_join=scope_join, scope_where=scope_where
+    )
+    return sql, params
 
 
 def _rules(text: str | None) -> list[str]:

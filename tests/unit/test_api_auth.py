@@ -12,7 +12,7 @@ import traceback
 
 import pytest
 
-from ingest.api import auth
+from ingest.api import access, auth, lookups
 from ingest.api.auth import ApiKey, AuthConfigError, KeyRing, RateLimiter, parse_keys
 from ingest.api.config import ApiConfig, DatabricksSettings
 
@@ -343,3 +343,129 @@ def test_the_token_is_not_in_the_repr():
 def test_a_caller_named_twice_is_refused():
     twice = [{"name": "powerbi", "sha256": POWERBI_SHA}, {"name": "powerbi", "sha256": "0" * 64}]
     assert "given twice" in refusal(json.dumps(twice))
+
+
+# ---------------------------------------------------------------------------- scopes, row scopes (issue 20)
+def test_scopes_and_rows_are_read_with_the_key():
+    (key,) = parse_keys(
+        keys_json(
+            {
+                "name": "europe",
+                "sha256": POWERBI_SHA,
+                "metrics": ["net_revenue"],
+                "scopes": ["orders:read"],
+                "rows": {
+                    "country__region": "Europe",
+                    "country__country_name": ["France", "Germany", "France"],
+                },
+            }
+        )
+    )
+    assert key.scopes == frozenset({"orders:read"})
+    assert key.rows == (("country__country_name", ("France", "Germany")), ("country__region", ("Europe",)))
+    assert access.scopes(key) == {"orders:read"}
+
+
+def test_without_scopes_a_full_key_has_every_scope_and_a_metric_limited_key_none():
+    full, limited = parse_keys(
+        keys_json(
+            {"name": "notebook", "sha256": NOTEBOOK_SHA},
+            {"name": "powerbi", "sha256": POWERBI_SHA, "metrics": ["net_revenue"]},
+        )
+    )
+    assert access.scopes(full) == {"orders:read", "quality:read"}
+    assert access.scopes(limited) == frozenset()
+    assert access.scopes(None) == {"orders:read", "quality:read"}  # the keyless local mode
+    with pytest.raises(access.Denied, match="orders:read"):
+        access.require(limited, "orders:read")
+
+
+def test_a_row_scoped_key_never_has_quality_read():
+    (rows,) = parse_keys(
+        keys_json({"name": "fr", "sha256": POWERBI_SHA, "rows": {"country__iso_code": ["FR"]}})
+    )
+    assert access.scopes(rows) == {"orders:read"}
+    report = refusal(
+        keys_json(
+            {
+                "name": "fr",
+                "sha256": POWERBI_SHA,
+                "scopes": ["quality:read"],
+                "rows": {"country__iso_code": "FR"},
+            }
+        )
+    )
+    assert "cannot be limited by rows" in report
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        pytest.param(["Europe"], "rows must be an object", id="a-list"),
+        pytest.param({}, "rows must be an object", id="empty"),
+        pytest.param({"customer__customer_no": ["12000"]}, "rows may limit", id="not-a-country-dimension"),
+        pytest.param({"country__region": []}, "1 to 100 non-empty names", id="no-values"),
+        pytest.param({"country__region": [""]}, "1 to 100 non-empty names", id="blank"),
+        pytest.param({"country__region": [3]}, "1 to 100 non-empty names", id="a-number"),
+        pytest.param({"country__region": ["x"] * 101}, "1 to 100 non-empty names", id="too-many"),
+    ],
+)
+def test_a_row_scope_that_cannot_be_used_is_refused_at_start(rows, says):
+    report = refusal(keys_json({"name": "europe", "sha256": POWERBI_SHA, "rows": rows}))
+    assert "'europe'" in report and says in report
+    assert POWERBI_SHA not in report
+
+
+@pytest.mark.parametrize(
+    ("scopes", "says"),
+    [("orders:read", "scopes must be a list"), (["orders:write"], "unknown scope 'orders:write'")],
+)
+def test_scopes_that_cannot_be_used_are_refused(scopes, says):
+    assert says in refusal(keys_json({"name": "powerbi", "sha256": POWERBI_SHA, "scopes": scopes}))
+
+
+def test_a_misspelt_field_is_refused_rather_than_ignored():
+    """`row` for `rows` would otherwise give the key every row."""
+    report = refusal(
+        keys_json({"name": "powerbi", "sha256": POWERBI_SHA, "row": {"country__region": "Europe"}})
+    )
+    assert "unknown field 'row'" in report
+
+
+def test_row_scopes_come_from_the_environment_and_a_bad_one_stops_the_start():
+    entry = {"name": "europe", "sha256": POWERBI_SHA, "rows": {"country__region": ["Europe"]}}
+    config = from_env({"LAKEHOUSE_API_KEYS": keys_json(entry)})
+    assert config.keys[0].rows == (("country__region", ("Europe",)),)
+    with pytest.raises(AuthConfigError, match="rows may limit"):
+        from_env({"LAKEHOUSE_API_KEYS": keys_json({**entry, "rows": {"region": "Europe"}})})
+
+
+def test_identifier_dimensions_need_the_metric_their_groups_count():
+    revenue = ApiKey("powerbi", POWERBI_SHA, frozenset({"net_revenue"}))
+    with pytest.raises(access.Denied, match="sales_line__transaction_no"):
+        access.check_query(revenue, ["net_revenue"], ["sales_line__transaction_no"], [])
+    with pytest.raises(access.Denied, match="customer__customer_no"):
+        access.check_query(revenue, ["net_revenue"], [], ["customer__customer_no"])
+    access.check_query(revenue, ["net_revenue"], ["country__region"], ["country__country_name"])
+    both = ApiKey("powerbi", POWERBI_SHA, frozenset({"net_revenue", "orders"}))
+    access.check_query(both, ["net_revenue"], ["sales_line__transaction_no"], [])
+    access.check_query(None, ["net_revenue"], ["customer__customer_no"], [])
+
+
+class _Backend:
+    def relation(self, schema: str, name: str) -> str:
+        return f'"{schema}"."{name}"'
+
+    def placeholder(self, key: str) -> str:
+        return f"${key}"
+
+
+@pytest.mark.parametrize("sql_of", [lookups.order_lines_sql, lookups.freshness_sql])
+def test_a_row_scope_is_bound_into_the_lookups_never_written_into_them(sql_of):
+    hostile = "France') or 1=1 --"
+    sql, params = sql_of(_Backend(), (("country__country_name", ("Germany", hostile)),))
+    assert hostile not in sql and "Germany" not in sql
+    assert "scope_country.country_name in ($row_scope_0, $row_scope_1)" in sql
+    assert params == {"row_scope_0": "Germany", "row_scope_1": hostile}
+    unscoped, none = sql_of(_Backend())
+    assert none == {} and "scope_country" not in unscoped
