@@ -413,9 +413,7 @@ def create_app(
 
     @app.get("/v1/metrics", response_model=list[MetricOut], responses=ERRORS, summary="List the metrics")
     def list_metrics(key: Caller):
-        return [
-            MetricOut(**m.__dict__) for m in layer.metrics.values() if access.may_read(key, m.name)
-        ]
+        return [MetricOut(**m.__dict__) for m in layer.metrics.values() if access.may_read(key, m.name)]
 
     @app.get("/v1/dimensions", response_model=DimensionsOut, responses=ERRORS, summary="List the dimensions")
     def list_dimensions(key: Caller):
