@@ -19,8 +19,6 @@ import csv
 import io
 import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
@@ -29,11 +27,13 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic_core import to_json
 
 from ingest import quality
 from ingest.api import access, guards, lookups
 from ingest.api.auth import ApiKey, KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
+from ingest.api.cache import Answer, Cache, encode_rows
 from ingest.api.config import ApiConfig
 from ingest.databricks import eventhubs_lag
 from ingest.semantic import FILTER_OPS, GRAINS, Filter, MetricQuery, QueryError, SemanticLayer
@@ -237,37 +237,6 @@ ERRORS = {code: {"model": ErrorOut} for code in (400, 401, 403, 404, 413, 422, 4
 
 
 # ---------------------------------------------------------------------------- the app
-class _Cache:
-    """Results by (Gold version, question); a new Gold build empties it."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self.version: str | None = None
-        self.items: OrderedDict[str, Any] = OrderedDict()
-        self.lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, version: str, key: str):
-        with self.lock:
-            if version != self.version:
-                self.version, self.items = version, OrderedDict()
-            value = self.items.get(key)
-            if value is not None:
-                self.items.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
-            return value
-
-    def put(self, version: str, key: str, value) -> None:
-        with self.lock:
-            if version != self.version:
-                return  # a build landed meanwhile: do not keep an answer from the old one
-            self.items[key] = value
-            while len(self.items) > self.entries:
-                self.items.popitem(last=False)
-
-
 def bronze_lag_reader(config: ApiConfig, backend) -> Callable[[], eventhubs_lag.LagReport]:
     """Bronze's lag as the API measures it: Bronze's next offset per partition from the Bronze
     table through the backend (the topic a bind parameter), the event hub's partitions through
@@ -312,7 +281,7 @@ def create_app(
         )
     keys = KeyRing(config.keys)
     limiter = RateLimiter(config.per_minute)
-    cache = _Cache(config.cache_entries)
+    cache = Cache(config.cache_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -444,31 +413,20 @@ def create_app(
             order_by=tuple(body.order_by) or _default_order(body),
         )
         current = version()
-        cache_key = query.key()
+        as_csv = body.format == "csv" or (accept or "").startswith("text/csv")
+        cache_key = f"{'csv' if as_csv else 'json'}|{query.key()}"  # the cache keeps a digest of it
         hit = cache.get(current, cache_key)
+        cached = hit is not None
         if hit is None:
             try:
                 compiled = layer.compile(query)
             except QueryError as exc:
                 raise ApiError(400, str(exc)) from None
             result = run(compiled.sql, compiled.params, config.row_cap)
-            periods = [i for i, c in enumerate(result.columns) if c.startswith("metric_time__")]
-            rows = [_row(row, periods) for row in result.rows]
-            hit = (result.columns, rows, lookups.jsonable(backend.built_at()))
-            cache.put(current, cache_key, hit)
-            cached = False
-        else:
-            cached = True
-        columns, rows, built = hit
-        as_csv = body.format == "csv" or (accept or "").startswith("text/csv")
-        page_key = f"{cache_key}|{body.offset}|{body.limit}|{'csv' if as_csv else 'json'}"
-        rendered = cache.get(current, page_key)
-        if rendered is None:
-            rendered = _render_page(columns, rows, built, body.offset, body.limit, as_csv)
-            cache.put(current, page_key, rendered)
-        content, media_type, headers = rendered
-        if not cached:  # the one answer that was computed now says so
-            content = content.replace(b'"cached":true}', b'"cached":false}')
+            hit = encode_answer(result.columns, result.rows, lookups.jsonable(backend.built_at()), as_csv)
+            del result  # the rows as Python objects go now; only their encoding may be kept
+            cache.put(current, cache_key, hit, hit.nbytes)
+        content, media_type, headers = render_page(hit, body.offset, body.limit, as_csv, cached)
         return Response(content, media_type=media_type, headers=headers)
 
     @app.post(
@@ -628,24 +586,68 @@ def csv_cell(value):
     return value
 
 
-def _render_page(columns, rows, built, offset: int, limit: int, as_csv: bool) -> tuple[bytes, str, dict]:
-    """One page of a result, rendered once (then served from the cache as bytes)."""
-    page = rows[offset : offset + limit]
+def encode_answer(columns, rows, built, as_csv: bool) -> Answer:
+    """A whole result encoded once, as the cache keeps it: each row a JSON object (as QueryOut
+    renders it) followed by ',', or a CSV line; the Python rows are not kept."""
+    columns = tuple(columns)
+    periods = [i for i, c in enumerate(columns) if c.startswith("metric_time__")]
     if as_csv:
-        content = _csv_lines([columns, *page]).encode()
-        return content, "text/csv; charset=utf-8", {"X-Total-Count": str(len(rows))}
+        head = _csv_lines([columns]).encode()
+        body, starts = encode_rows(_csv_rows(_row(row, periods) for row in rows))
+    else:
+        head = b""
+        body, starts = encode_rows(
+            to_json(dict(zip(columns, _row(row, periods), strict=True)), inf_nan_mode="null") + b","
+            for row in rows
+        )
+    return Answer(columns=columns, head=head, body=body, starts=starts, built=built)
+
+
+def render_page(
+    answer: Answer, offset: int, limit: int, as_csv: bool, cached: bool
+) -> tuple[bytes, str, dict]:
+    """One page of an encoded result: a slice of its bytes (QueryOut's JSON, or CSV)."""
+    if as_csv:
+        content = b"".join([answer.head, answer.rows_slice(offset, limit)])
+        return content, "text/csv; charset=utf-8", {"X-Total-Count": str(answer.rows)}
+    total = answer.rows
     following = offset + limit
-    document = QueryOut(
-        columns=list(columns),
-        rows=[dict(zip(columns, row, strict=True)) for row in page],
-        total=len(rows),
-        limit=limit,
-        offset=offset,
-        next_offset=following if following < len(rows) else None,
-        gold_built_at=built,
-        cached=True,
+    tail = {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following if following < total else None,
+        "gold_built_at": answer.built,
+        "cached": cached,
+    }
+    content = b"".join(
+        [
+            b'{"columns":',
+            to_json(list(answer.columns)),
+            b',"rows":[',
+            answer.rows_slice(offset, limit, trim=1),  # without the last row's ','
+            b"],",
+            to_json(tail)[1:],
+        ]
     )
-    return document.model_dump_json().encode(), "application/json", {}
+    return content, "application/json", {}
+
+
+def _render_page(columns, rows, built, offset: int, limit: int, as_csv: bool) -> tuple[bytes, str, dict]:
+    """One page of a result given as rows (as the cache serves it: `cached` true)."""
+    return render_page(encode_answer(columns, rows, built, as_csv), offset, limit, as_csv, True)
+
+
+def _csv_rows(rows):
+    """Each row as a CSV line (bytes) ending in \n, every cell through `csv_cell` (see _csv_lines)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+        line = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        yield (line[:-2] + "\n").encode()
 
 
 def _csv_lines(rows) -> str:

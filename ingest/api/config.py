@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.api.auth import ApiKey, AuthConfigError, parse_keys
+from ingest.api.cache import MiB, default_budget
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORT = 8300
@@ -52,7 +53,9 @@ class ApiConfig:
     max_limit: int = 10_000  # largest page
     row_cap: int = 100_000  # largest result a query may have before paging
     timeout_s: float = 10.0  # a query running longer is cancelled: 503
-    cache_entries: int = 512
+    # answers kept until the next Gold build, at most this many bytes in all (LRU); an answer over
+    # cache.ENTRY_FRACTION (1/8) of it is not kept. Default: 2% of physical memory, at most 256 MiB
+    cache_bytes: int = field(default_factory=default_budget)
     max_body_bytes: int = 64 * 1024  # a request body over this is refused (413) before it is parsed
     auth_failures: int = 10  # wrong keys from one address within auth_window_s: then 429 until it ends
     auth_window_s: float = 60.0
@@ -138,6 +141,7 @@ class ApiConfig:
             per_minute=_number(env, "LAKEHOUSE_API_PER_MINUTE", 1200, int),
             timeout_s=_number(env, "LAKEHOUSE_API_TIMEOUT_S", 10.0, float),
             max_body_bytes=_number(env, "LAKEHOUSE_API_MAX_BODY_BYTES", cls.max_body_bytes, int),
+            cache_bytes=_cache_bytes(env),
             auth_failures=_number(env, "LAKEHOUSE_API_AUTH_FAILURES", cls.auth_failures, int),
             auth_window_s=_number(env, "LAKEHOUSE_API_AUTH_WINDOW_S", cls.auth_window_s, float),
             databricks=databricks,
@@ -152,6 +156,20 @@ def _entity_path(connection_string: str) -> str | None:
         if name.strip().lower() == "entitypath" and value.strip():
             return value.strip()
     return None
+
+
+def _cache_bytes(env) -> int:
+    """LAKEHOUSE_API_CACHE_MB (MiB, fractions allowed; 0 keeps nothing), else `default_budget()`."""
+    text = env.get("LAKEHOUSE_API_CACHE_MB", "").strip()
+    if not text:
+        return default_budget()
+    try:
+        megabytes = float(text)
+    except ValueError:
+        raise AuthConfigError(f"LAKEHOUSE_API_CACHE_MB must be a number, not {text!r}") from None
+    if not megabytes >= 0 or megabytes == float("inf"):
+        raise AuthConfigError(f"LAKEHOUSE_API_CACHE_MB must be 0 or more, not {text!r}")
+    return int(megabytes * MiB)
 
 
 def _number(env, name: str, default, kind):
