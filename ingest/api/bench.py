@@ -29,7 +29,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from ingest.api.server import free_port, wait_ready
+from ingest.api.server import free_port, spawn
 from ingest.paths import PROJECT_DIR, DataDir
 
 QUERY = {"metrics": ["net_revenue", "orders", "distinct_customers"], "group_by": ["country__country_name"]}
@@ -256,18 +256,10 @@ def main(
         "LAKEHOUSE_SEMANTIC_MANIFEST": str(manifest),
     }
     env.pop("LAKEHOUSE_API_KEYS", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "api", "--port", str(port)],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = spawn(env, port)
     loads = [machine_load((server.pid,))]
     uncached: list[tuple[dict, dict]] = []
     try:
-        wait_ready(port, server)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for body in (_body(None), _body(STARTS * ENDS - 1)):  # the cached answer; the shape planned
             conn.request("POST", "/v1/query", body=body, headers={"content-type": "application/json"})

@@ -77,6 +77,26 @@ def wait_ready(port: int, server: subprocess.Popen, timeout_s: float = 120.0) ->
     raise RuntimeError(f"the API did not answer on port {port} within {timeout_s:.0f} s")
 
 
+def spawn(env: dict, port: int, cwd: Path = PROJECT_DIR) -> subprocess.Popen:
+    """`python -m ingest api` on 127.0.0.1:`port` as its own process, once it answers /healthz
+    (stopped again if it does not). The caller terminates it."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "api", "--port", str(port)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_ready(port, server)
+    except BaseException:
+        server.kill()
+        server.wait(timeout=30)
+        raise
+    return server
+
+
 def build(config: ApiConfig):
     """The app for `config`: its semantic layer and backend."""
     from ingest.api.app import create_app

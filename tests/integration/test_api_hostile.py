@@ -13,16 +13,14 @@ import http.client
 import io
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from ingest import serving
 from ingest.api.auth import hash_key
-from ingest.api.server import free_port, wait_ready
+from ingest.api.server import free_port, spawn
 from ingest.dbt import run_dbt
-from ingest.paths import PROJECT_DIR, DataDir
+from ingest.paths import DataDir
 from ingest.testing.bronze_writer import BronzeWriter
 
 from . import api_warehouse
@@ -60,16 +58,8 @@ def api_env(data_root) -> dict:
 def running_api(env: dict):
     """`python -m ingest api` on a free port of 127.0.0.1, stopped afterwards."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "api", "--port", str(port)],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = spawn(env, port)
     try:
-        wait_ready(port, server)
         yield port
     finally:
         server.terminate()

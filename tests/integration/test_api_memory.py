@@ -24,14 +24,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from ingest.api.server import free_port, wait_ready
+from ingest.api.server import free_port, spawn
 from ingest.paths import PROJECT_DIR, DataDir
 
 pytestmark = pytest.mark.integration
@@ -96,16 +95,7 @@ def start_api(data: DataDir, port: int, cache_mb: float | None, pythonpath: str 
         env["LAKEHOUSE_API_CACHE_MB"] = str(cache_mb)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ingest", "api", "--port", str(port)],
-        cwd=pythonpath or PROJECT_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_ready(port, server)
-    return server
+    return spawn(env, port, cwd=Path(pythonpath) if pythonpath else PROJECT_DIR)
 
 
 def probe(data: DataDir, cache_mb: float | None, pythonpath: str | None = None, log=None) -> dict:
