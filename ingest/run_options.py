@@ -20,6 +20,9 @@ class RunnerOptions:
     rate: float = DEFAULT_ORDER_RATE
     silver_every_s: float = 300.0
     gold_every_s: float = 900.0
+    # Silver + Gold as soon as Bronze has committed since the last run started (and that run
+    # has ended), instead of the cadences above (ingest.schedule)
+    run_when_data_lands: bool = False
     status_every_s: float = 30.0
     bronze_trigger: str = "10 seconds"
     duration_s: float | None = None
@@ -44,11 +47,12 @@ class RunnerOptions:
 
     @classmethod
     def fast(cls, **overrides: object) -> RunnerOptions:
-        """`--fast`: Silver, Gold and the status line every 10 s, Bronze every 2 s, a 2-minute
-        Silver lookback."""
+        """`--fast`: Silver and Gold whenever Bronze has committed, the status line every 10 s,
+        Bronze every 2 s, a 2-minute Silver lookback."""
         fast = cls(
             silver_every_s=10.0,
             gold_every_s=10.0,
+            run_when_data_lands=True,
             status_every_s=10.0,
             bronze_trigger="2 seconds",
             silver_lookback_hours=FAST_LOOKBACK_HOURS,

@@ -47,7 +47,7 @@ from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
 from ingest.orders import migrate, postgres, replay
 from ingest.orders.relay import lag
-from ingest.paths import DataDir, delta_table_exists
+from ingest.paths import DataDir, DeltaCommits, delta_table_exists
 from ingest.processes import Child, cap_logs, ingest_command
 from ingest.run_options import RunnerOptions
 from ingest.schedule import LAYERS, DbtScheduler
@@ -211,7 +211,10 @@ class Runner:
         relay.start()
         bronze.start()  # its SparkSession starts while dbt parses
         self.dbt = DbtScheduler(
-            DbtWorker(self.data, env, opts.silver_lookback_hours), opts.silver_every_s, opts.gold_every_s
+            DbtWorker(self.data, env, opts.silver_lookback_hours),
+            opts.silver_every_s,
+            opts.gold_every_s,
+            landed=DeltaCommits(self.data.bronze_table) if opts.run_when_data_lands else None,
         )
         self.say("run: relay and Bronze starting; dbt parse and seed (reference data)")
         self.dbt.worker.start()
@@ -224,8 +227,12 @@ class Runner:
         simulator.start()
         self.say(
             f"run: simulator {opts.rate:g} orders/s, relay, Bronze every {opts.bronze_trigger}, "
-            f"Silver every {opts.silver_every_s:g}s, Gold every {opts.gold_every_s:g}s; "
-            f"logs in {self.data.run}; Ctrl-C stops"
+            + (
+                "Silver and Gold whenever Bronze commits; "
+                if opts.run_when_data_lands
+                else f"Silver every {opts.silver_every_s:g}s, Gold every {opts.gold_every_s:g}s; "
+            )
+            + f"logs in {self.data.run}; Ctrl-C stops"
         )
         if api is not None:
             self.say(

@@ -9,7 +9,14 @@
 
 -- The books of Silver, per Bronze micro-batch: every Bronze row is the kept copy of a valid,
 -- quarantined or failed event, or a removed duplicate of one. Nothing may be unaccounted.
--- Incremental: the batches Bronze landed within the lookback window are recounted.
+-- Incremental: the batches Bronze landed within the lookback window are recounted, against
+-- the checked log's rows landed since the oldest event among them (less the slack): where
+-- every kept copy of those events is (lakehouse_merge_predicates).
+{%- set bronze = source('bronze', 'sales_transactions') -%}
+{%- if is_incremental() -%}
+    {%- set since = high_water_mark('last_ingested_at', var('silver_lookback_hours')) -%}
+    {%- set kept_copies = bronze_copies_floor(bronze, since) -%}
+{%- endif %}
 with source as (
 
     select
@@ -19,7 +26,7 @@ with source as (
         source_rows.kafka_offset,
         source_rows.ingested_at,
         {{ bronze_event_key('source_rows') }} as event_key
-    from {{ source('bronze', 'sales_transactions') }} as source_rows
+    from {{ bronze }} as source_rows
 
 ),
 
@@ -28,7 +35,7 @@ bronze as (
     -- every row of a micro-batch carries the batch's ingestion time, so this keeps whole batches
     select * from source
     {% if is_incremental() %}
-        where ingested_at > {{ high_water_mark('last_ingested_at', var('silver_lookback_hours')) }}
+        where ingested_at > {{ since }}
     {% endif %}
 
 ),
@@ -37,7 +44,11 @@ checked as (
 
     select * from {{ ref('stg_bronze__order_lines_checked') }}
     {% if is_incremental() %}
-        where event_key in (select bronze.event_key from bronze)
+        where
+            event_key in (select bronze.event_key from bronze)
+            {% if kept_copies.floor and not kept_copies.untimed %}
+                and bronze_ingested_at >= {{ kept_copies.floor }}
+            {% endif %}
     {% endif %}
 
 ),

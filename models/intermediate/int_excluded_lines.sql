@@ -18,7 +18,9 @@ final as (
         case
             when is_test_customer then 'test_customer'
             else 'duplicate_line'
-        end as exclusion_reason
+        end as exclusion_reason,
+        bronze_ingested_at,
+        silver_recomputed_at
     from enriched
     where is_test_customer or is_duplicate_line
 

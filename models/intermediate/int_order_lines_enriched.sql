@@ -4,21 +4,28 @@
         unique_key='event_id',
         incremental_strategy=lakehouse_incremental_strategy(),
         on_schema_change='fail',
+        incremental_predicates=lakehouse_merge_predicates('bronze_ingested_at', ['bronze_ingested_at']),
         liquid_clustered_by=['bronze_ingested_at', 'transaction_no'],
     )
 }}
+{%- if is_incremental() -%}
+    {%- set touched = touched_sale_dates(ref('stg_bronze__order_lines')) -%}
+{%- endif %}
 
 with lines as (
 
     select * from {{ ref('stg_bronze__order_lines') }}
     {% if is_incremental() %}
         -- a transaction touched by a new line is recomputed whole: the duplicate-line flag
-        -- compares lines within a transaction
-        where transaction_no in (
-            {{ keys_landed_since_high_water_mark(
-                ref('stg_bronze__order_lines'), 'touched.transaction_no', 'bronze_ingested_at'
-            ) }}
-        )
+        -- compares lines within a transaction and sale date, so only the touched sale dates
+        -- are read (a literal range, pushed down to the scan)
+        where
+            {{ touched.sale_date_filter }}
+            and transaction_no in (
+                {{ keys_landed_since_high_water_mark(
+                    ref('stg_bronze__order_lines'), 'touched.transaction_no', 'bronze_ingested_at'
+                ) }}
+            )
     {% endif %}
 
 ),

@@ -8,10 +8,7 @@
             'bronze_ingested_at', ['source_event_at', 'bronze_ingested_at']
         ),
         liquid_clustered_by=['sale_date', 'bronze_ingested_at'],
-        post_hook=[
-            "{% if is_incremental() %}{{ delete_rows_by_key(this, 'event_id',"
-            ~ " 'select event_id from ' ~ ref('int_excluded_lines')) }}{% endif %}",
-        ],
+        pre_hook="{{ delete_newly_excluded_lines() if is_incremental() }}",
     )
 }}
 
@@ -21,7 +18,9 @@
 -- money in adjustments_and_fees_amount, so no money vanishes (docs/gold.md). Incremental:
 -- lines Silver landed within the lookback window are (re)written; a line that Silver has
 -- since excluded (it became the later copy of an exact duplicate whose earlier copy arrived
--- late, or its customer became a test account) is deleted by the post-hook.
+-- late, or its customer became a test account) is deleted first, by the pre-hook
+-- (macros/incremental/delete_newly_excluded_lines.sql): only lines Silver excluded since the
+-- last run are looked up, and only the fact's rows landed since the oldest of them.
 with sales_lines as (
 
     select * from {{ ref('int_sales_lines') }}

@@ -11,13 +11,20 @@
     )
 }}
 
+{%- set bronze = source('bronze', 'sales_transactions') -%}
+{%- if is_incremental() -%}
+    {%- set since = high_water_mark('bronze_ingested_at', var('silver_lookback_hours')) -%}
+    {#- where an earlier copy of an event of the slice can be: landed since its event time
+        less the slack (lakehouse_merge_predicates), so the lookup below reads those rows -#}
+    {%- set earlier_copies = bronze_copies_floor(bronze, since) -%}
+{%- endif %}
+
 with source as (
 
-    select * from {{ source('bronze', 'sales_transactions') }}
+    select * from {{ bronze }}
     {% if is_incremental() %}
         -- only Bronze rows newer than what Silver has seen, minus a window for late events
-        where
-            ingested_at > {{ high_water_mark('bronze_ingested_at', var('silver_lookback_hours')) }}
+        where ingested_at > {{ since }}
     {% endif %}
 
 ),
@@ -55,7 +62,11 @@ new_events as (
     {% if is_incremental() %}
         where not exists (
             select 1 from {{ this }} as already_checked
-            where already_checked.event_key = deduplicated.event_key
+            where
+                already_checked.event_key = deduplicated.event_key
+                {% if earlier_copies.floor and not earlier_copies.untimed %}
+                    and already_checked.bronze_ingested_at >= {{ earlier_copies.floor }}
+                {% endif %}
         )
     {% endif %}
 

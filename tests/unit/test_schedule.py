@@ -134,3 +134,86 @@ def test_a_worker_that_exited_stops_the_run(scheduler, worker):
 
     with pytest.raises(RuntimeError, match="dbt worker exited"):
         scheduler.poll()
+
+
+# ---------------------------------------------------------------- fast mode: when data lands
+class Bronze:
+    """Bronze's commit version as the scheduler reads it: the test moves it."""
+
+    def __init__(self) -> None:
+        self.version = 3
+
+    def __call__(self) -> int:
+        return self.version
+
+
+def test_when_data_lands_a_run_starts_on_a_new_commit_and_not_before(worker):
+    bronze = Bronze()
+    scheduler = DbtScheduler(worker, silver_every_s=10.0, gold_every_s=10.0, landed=bronze)
+    assert scheduler.due(0.0) == ()  # no clock yet
+    scheduler.start_clock(0.0)
+    assert scheduler.due(0.0) == ("silver", "gold")  # version 3 has not been run on
+    scheduler.launch(("silver", "gold"), 0.0)
+    bronze.version = 4  # lands while the run goes on
+    worker.queued.append({"ok": True, "nodes": {}})
+    assert scheduler.poll().ok
+    assert scheduler.due(0.1) == ("silver", "gold")  # at once, no cadence to wait for
+    scheduler.launch(("silver", "gold"), 0.1)
+    worker.queued.append({"ok": True, "nodes": {}})
+    scheduler.poll()
+    assert scheduler.due(1_000.0) == ()  # nothing new: no run, however long
+
+
+def test_a_layer_built_once_by_the_worker_then_builds_what_bronze_feeds_less_views(worker):
+    scheduler = DbtScheduler(worker, silver_every_s=10.0, gold_every_s=10.0, landed=Bronze())
+    scheduler.start_clock(0.0)
+    scheduler.launch(("silver", "gold"), 0.0)
+    worker.queued.append({"ok": False, "nodes": {}})
+    scheduler.poll()
+    scheduler.launch(("silver", "gold"), 1.0)  # the first run failed: everything again
+    worker.queued.append({"ok": True, "nodes": {}})
+    scheduler.poll()
+    scheduler.launch(("silver", "gold"), 2.0)
+
+    full = (
+        "build",
+        "--select",
+        "tag:silver",
+        "tag:gold",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+    )
+    lean = (
+        "build",
+        "--select",
+        "source:bronze.sales_transactions+,tag:silver,config.materialized:incremental",
+        "source:bronze.sales_transactions+,tag:silver,config.materialized:table",
+        "source:bronze.sales_transactions+,tag:silver,resource_type:snapshot",
+        "source:bronze.sales_transactions+,tag:gold,config.materialized:incremental",
+        "source:bronze.sales_transactions+,tag:gold,config.materialized:table",
+        "source:bronze.sales_transactions+,tag:gold,resource_type:snapshot",
+        "tag:every_run,tag:silver",
+        "tag:every_run,tag:gold",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+    )
+    assert worker.sent == [full, full, lean]
+
+
+def test_delta_commits_reads_the_newest_version_and_follows_new_commits(tmp_path):
+    from ingest.paths import DeltaCommits
+
+    commits = DeltaCommits(tmp_path / "table")
+    assert commits() == -1  # no table yet
+    log = tmp_path / "table" / "_delta_log"
+    log.mkdir(parents=True)
+    for version in (0, 1, 2):
+        (log / f"{version:020d}.json").write_text("{}")
+    (log / "00000000000000000002.checkpoint.parquet").write_text("")
+    assert commits() == 2
+    (log / f"{3:020d}.json").write_text("{}")
+    (log / f"{4:020d}.json").write_text("{}")
+    assert commits() == 4
+    assert DeltaCommits(tmp_path / "table")() == 4  # a table from an earlier run
