@@ -66,7 +66,8 @@ bench-freshness: setup
 ## (default 40): a line a minute, then a chart and targets (dbt time, freshness, memory, Bronze files)
 ## appended to bench/soak.md; its data in data/soak.
 soak: setup
-	$(PY) -m ingest soak --duration $(or $(DURATION),3600) --rate $(or $(RATE),40) --out bench/soak.md
+	$(PY) -m ingest soak --duration $(or $(DURATION),3600) --rate $(or $(RATE),40) --out bench/soak.md \
+		--fresh-p95 $(or $(FRESH_P95),10)
 
 ## The chaos suite: Bronze SIGKILLed at 24 chosen points, its disk filled, dbt killed mid-model, the
 ## relay, Bronze, PostgreSQL and the broker killed under `make run`; a results table (lost, duplicated)

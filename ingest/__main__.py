@@ -146,7 +146,12 @@ def _cmd_soak(args: argparse.Namespace) -> int:
     from ingest import soak
 
     options = soak.SoakOptions(
-        duration_s=args.duration, rate=args.rate, out=args.out, sample_every_s=args.sample_every
+        duration_s=args.duration,
+        rate=args.rate,
+        out=args.out,
+        sample_every_s=args.sample_every,
+        freshness_limit_s=args.fresh_p95,
+        equality=not args.no_equality,
     )
     return soak.main(options, DataDir.from_env())
 
@@ -394,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench/soak.md", help="results appended here; the chart beside it")
     p.add_argument(
         "--sample-every", type=float, default=5.0, help="seconds between memory and disk samples (default 5)"
+    )
+    p.add_argument(
+        "--fresh-p95",
+        type=float,
+        default=10.0,
+        help="the freshness target: p95 under this many seconds (default 10)",
+    )
+    p.add_argument(
+        "--no-equality",
+        action="store_true",
+        help="no full refresh of the same Bronze compared with the increments after the runner",
     )
     p.set_defaults(func=_cmd_soak)
 

@@ -228,7 +228,8 @@ def freshness_bench(
         f"{os.cpu_count()} cores",
         "",
         "Outbox commit -> visible in gold.fct_sales_lines (end of the first Gold run holding the line "
-        "minus its Kafka record timestamp = commit time). Bronze every 2 s, Silver + Gold every 10 s.",
+        "minus its Kafka record timestamp = commit time). Bronze every 2 s, Silver + Gold whenever "
+        "Bronze commits.",
         "",
         "| figure | value |",
         "|---|---|",

@@ -88,7 +88,7 @@ def markdown(
         f"## {when}: soak, {requested_s / 60:g} min at {rate:g} orders/s{stopped}",
         "",
         f"`python -m ingest soak --duration {requested_s:g} --rate {rate:g}`: the runner in fast "
-        "mode (Bronze every 2 s, Silver + Gold every 10 s, Bronze compaction every 10 min) in "
+        "mode (Bronze every 2 s, Silver + Gold whenever Bronze commits, Bronze compaction every 10 min) in "
         f"data/soak. Machine: {machine}. Orders started {startup_s:.0f} s after the runner; minutes "
         "count from there. Memory is PSS (shared pages split between the processes sharing them), "
         "the peak of the samples in the row; Bronze files are the most seen in the row.",

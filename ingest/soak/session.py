@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.soak import disk, procs
+from ingest.soak import disk, equality, procs
 from ingest.soak.chart import write_chart
 from ingest.soak.report import markdown, minute_line, targets_table, window_note
 from ingest.soak.samples import MemorySample, Samples, dbt_run, status_record, summarise
-from ingest.soak.targets import Windows, evaluate
+from ingest.soak.targets import FRESHNESS_LIMIT_S, Windows, evaluate
 
 ORDERS_STARTED = "run: simulator"  # the runner's line once the simulator runs (ingest.runner)
 MINUTE_GRACE_S = 3.0  # a minute's line waits this long for the records of its last seconds
@@ -33,6 +33,9 @@ class SoakOptions:
     rate: float = 40.0
     out: str = "bench/soak.md"
     sample_every_s: float = 5.0
+    freshness_limit_s: float = FRESHNESS_LIMIT_S
+    # after the runner: a full refresh of the same Bronze compared with the increments
+    equality: bool = True
 
 
 class JsonLines:
@@ -236,7 +239,7 @@ class Soak:
 
     def finish(self, startup_s: float, end: float, runner_code: int) -> int:
         o = self.options
-        results = evaluate(self.samples, self.windows)
+        results = evaluate(self.samples, self.windows, freshness_limit_s=o.freshness_limit_s)
         stamp = datetime.now(UTC)
         out = Path(o.out)
         chart_path = out.parent / f"soak-{stamp:%Y%m%dT%H%M%SZ}.png"
@@ -269,6 +272,10 @@ class Soak:
             results=results,
             runner=f"exit code {runner_code}; `{self.runner_summary()}`",
         )
+        equal = True
+        if o.equality and runner_code == 0:
+            text += "\n" + self.equality()
+            equal = "Incremental = full refresh: PASS" in text
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("a") as handle:
             handle.write(text + "\n")
@@ -278,7 +285,23 @@ class Soak:
         if chart_path:
             self.say(f"soak: chart {chart_path}")
         self.say(f"soak: results appended to {out}; the soak's data (and runner log) in {self.data.root}")
-        return 0 if runner_code == 0 and all(r.passed for r in results) else 1
+        return 0 if runner_code == 0 and equal and all(r.passed for r in results) else 1
+
+    def equality(self) -> str:
+        """The full refresh of the soak's Bronze, compared with the increments (markdown)."""
+        self.say("soak: a full refresh of the same Bronze, to compare with what the increments built")
+        try:
+            full, seconds = equality.full_refresh(self.data)
+            results = equality.compare(self.data, full)
+        except Exception as exc:  # reported as a failed check, the soak's figures still written
+            self.say(f"soak: the equality check failed to run: {exc}")
+            return f"Incremental = full refresh: FAIL (the check did not run: {exc}).\n"
+        text = equality.markdown(results, seconds)
+        self.say(text.splitlines()[0])
+        for result in results:
+            if not result.equal:
+                self.say(f"soak:   {result.table} differs: {result}")
+        return text
 
 
 def _machine() -> str:

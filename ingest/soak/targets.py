@@ -12,8 +12,8 @@ Targets:
 1. dbt run time: the median of the successful runs that ended in the last window is at most
    1.25x the median of those in the first window.
 2. freshness: every Gold run that added lines after the warm-up has a p95 (outbox commit ->
-   visible in Gold, over the lines it added) under 15 s. A minute's p95 is its worst run's, so
-   this is "every minute after the warm-up"; the worst is reported.
+   visible in Gold, over the lines it added) under 10 s (--fresh-p95; issue 13 had 15 s). A
+   minute's p95 is its worst run's, so this is "every minute after the warm-up"; the worst is reported.
 3. memory: no process class's peak PSS in the last window is more than 10% above its peak in
    the first window (classes seen in both; a transient one such as Bronze compaction left out).
 4. Bronze files: the most live files (Bronze's current Delta snapshot) seen in the last third is
@@ -39,7 +39,7 @@ from ingest.soak.samples import (
 
 FULL_S = 3600.0  # the run the windows are defined for; a shorter one scales them
 DBT_MAX_RATIO = 1.25
-FRESHNESS_LIMIT_S = 15.0
+FRESHNESS_LIMIT_S = 10.0  # issue 21 (issue 13: 15 s); the 100 orders/s run is judged at 20 s
 MEMORY_MAX_GROWTH = 0.10
 FILES_MAX_RATIO = 1.10
 
@@ -179,10 +179,12 @@ def bronze_files(
     )
 
 
-def evaluate(samples: Samples, windows: Windows) -> list[TargetResult]:
+def evaluate(
+    samples: Samples, windows: Windows, freshness_limit_s: float = FRESHNESS_LIMIT_S
+) -> list[TargetResult]:
     return [
         dbt_time(samples.dbt, windows),
-        freshness(samples.dbt, windows),
+        freshness(samples.dbt, windows, freshness_limit_s),
         memory_growth(samples.memory, windows),
         bronze_files(samples.disk, windows),
     ]

@@ -25,7 +25,12 @@ from ingest.paths import PROJECT_DIR
 pytestmark = pytest.mark.integration
 
 DAYS = 7
-MACROS = ("incremental/lakehouse_merge_predicates.sql", "incremental/timestamp_literal.sql")
+SLACK_MINUTES = 10
+MACROS = (
+    "incremental/lakehouse_merge_predicates.sql",
+    "incremental/event_time_floor.sql",
+    "incremental/timestamp_literal.sql",
+)
 BRONZE_SCHEMA = pa.schema(
     [
         ("event_key", pa.string()),
@@ -86,7 +91,8 @@ class Project:
         (self.root / "models" / "events.sql").write_text(MODEL)
         (self.root / "dbt_project.yml").write_text(
             "name: merge_window\nversion: '1.0'\nconfig-version: 2\nprofile: orders_lakehouse\n"
-            f"vars:\n  merge_predicate_days: {DAYS}\n  bronze: '{self.bronze}'\n"
+            f"vars:\n  merge_predicate_days: {DAYS}\n  event_clock_slack_minutes: {SLACK_MINUTES}\n"
+            f"  bronze: '{self.bronze}'\n"
         )
         self.runs = 0
 
@@ -148,9 +154,9 @@ def test_a_copy_redelivered_after_the_window_is_merged_into_its_first_copy(proje
     )
     project.run()
     assert project.keys() == ["late", "new", "old", "republished"]
-    # the floor: the late copy's event time less the day of slack, not now less the window
+    # the floor: the late copy's event time less the slack, not now less the window
     in_milliseconds = long_ago.replace(microsecond=long_ago.microsecond // 1000 * 1000)
-    assert floor_of(project.last_merge_condition()) == in_milliseconds - timedelta(days=1)
+    assert floor_of(project.last_merge_condition()) == in_milliseconds - timedelta(minutes=SLACK_MINUTES)
 
 
 def test_a_slice_of_new_events_merges_within_the_window_from_now(project):

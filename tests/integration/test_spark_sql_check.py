@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 from deltalake import DeltaTable, write_deltalake
 
 from ingest.dbt import dbt_executable, run_dbt
@@ -342,16 +343,27 @@ def test_incremental_models_merge_into_their_delta_tables_on_spark(both_engines,
     assert strategies == {"merge", "delete+insert"}
 
 
+PROJECT_VARS = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def recomputed_last(table) -> list[dict]:
+    """The rows the last run (re)computed: those with the latest silver_recomputed_at."""
+    rows = table.to_pylist()
+    last = max(row["silver_recomputed_at"] for row in rows)
+    return [row for row in rows if row["silver_recomputed_at"] == last]
+
+
 # Each model's merge window: the times of an event its copies share (lakehouse_merge_predicates)
 EVENT_TIMES = {
     "stg_bronze__order_lines_checked": ("occurred_at", "source_event_at"),
+    "int_order_lines_enriched": ("bronze_ingested_at",),
     "fct_sales_lines": ("source_event_at", "bronze_ingested_at"),
 }
 
 
 def test_the_merges_keep_the_merge_predicates_of_databricks(both_engines, data_root):
     """Only target rows landed since a floor take part, and the floor reaches back to the
-    oldest event the second run merged (less a day of slack), not to now less
+    oldest event the second run merged (less the project's event_clock_slack_minutes), not to now less
     merge_predicate_days (0 here): Delta records the floor in the MERGE's condition. The
     checked log merged the run's new events; the fact its new lines and those of its lookback."""
     _, warehouse_dir = both_engines
@@ -367,7 +379,12 @@ def test_the_merges_keep_the_merge_predicates_of_databricks(both_engines, data_r
             if row["event_id"] in new_events | {"late-earlier-copy", "renamed-and-moved"}
         ],
         "fct_sales_lines": spark_table(warehouse_dir, "gold", "fct_sales_lines").to_pylist(),
+        # the lines of the transactions the second run touched: those it recomputed
+        "int_order_lines_enriched": recomputed_last(
+            spark_table(warehouse_dir, "silver", "int_order_lines_enriched")
+        ),
     }
+    slack = timedelta(minutes=PROJECT_VARS["event_clock_slack_minutes"])
     run_at = datetime.fromisoformat(
         json.loads((data_root / "spark-target-2" / "run_results.json").read_text())["metadata"][
             "generated_at"
@@ -384,7 +401,7 @@ def test_the_merges_keep_the_merge_predicates_of_databricks(both_engines, data_r
         assert found, f"{name} merged on {on}"
         floor = datetime.fromisoformat(found.group(1)).replace(tzinfo=UTC)
         oldest = min(min(row[column] for column in EVENT_TIMES[name]) for row in merged[name])
-        assert floor == oldest - timedelta(days=1), f"{name} merged on {on}"
+        assert floor == oldest - slack, f"{name} merged on {on}"
         assert floor < run_at - timedelta(days=1), f"{name}: its window was not widened"
 
 
