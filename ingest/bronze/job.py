@@ -46,6 +46,17 @@ SESSION_CONF = {
 }
 
 
+# Local only (a Databricks cluster keeps its own): Delta's state reconstruction, which every
+# append with a txnAppId runs to read the table's last transaction per app, spreads the log
+# over 50 partitions by default; on 2 cores one partition makes an append 4x cheaper (2.4 s ->
+# 0.6 s median over 25 appends of 4,000 rows here), and a checkpoint every 100 commits instead
+# of 10 takes the 2-4 s checkpoint out of one micro-batch in 10 (new tables; readers replay at
+# most 100 small commit files).
+LOCAL_DELTA_CONF = {
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.databricks.delta.properties.defaults.checkpointInterval": "100",
+}
+
 STREAMING_EXECUTION_LOGGER = "org.apache.spark.sql.execution.streaming.runtime"
 
 
@@ -69,6 +80,7 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config(map=jvm.spark_conf())
         .config(map=SESSION_CONF)
+        .config(map=LOCAL_DELTA_CONF)
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")

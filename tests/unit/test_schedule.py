@@ -62,6 +62,7 @@ def test_both_layers_due_together_are_one_run_silver_first(scheduler, worker):
     assert worker.sent == [
         (
             "build",
+            "--no-write-json",
             "--select",
             "tag:silver",
             "tag:gold",
@@ -177,6 +178,7 @@ def test_a_layer_built_once_by_the_worker_then_builds_what_bronze_feeds_less_vie
 
     full = (
         "build",
+        "--no-write-json",
         "--select",
         "tag:silver",
         "tag:gold",
@@ -186,6 +188,7 @@ def test_a_layer_built_once_by_the_worker_then_builds_what_bronze_feeds_less_vie
     )
     lean = (
         "build",
+        "--no-write-json",
         "--select",
         "source:bronze.sales_transactions+,tag:silver,config.materialized:incremental",
         "source:bronze.sales_transactions+,tag:silver,config.materialized:table",
