@@ -76,7 +76,7 @@ chaos: setup
 	$(PY) -m tests.chaos --out bench/chaos.md
 
 ## The whole pipeline, continuously: PostgreSQL orders + outbox, relay, broker, Bronze, Silver, Gold.
-## Ctrl-C stops it. RATE=orders/s; FAST=1 runs Silver and Gold every 10 s instead of 5 and 15 min.
+## Ctrl-C stops it. RATE=orders/s; FAST=1 runs Silver and Gold as soon as Bronze commits (not every 5 and 15 min).
 run: setup
 	$(PY) -m ingest run --rate $(or $(RATE),20) $(if $(FAST),--fast) $(if $(DURATION),--duration $(DURATION))
 
