@@ -249,6 +249,7 @@ class Soak:
                 self.windows,
                 chart_path,
                 title=f"soak {stamp:%Y-%m-%d %H:%M} UTC: {o.duration_s / 60:g} min at {o.rate:g} orders/s",
+                freshness_limit_s=o.freshness_limit_s,
             )
         except Exception as exc:  # the figures are still worth writing
             self.say(f"soak: the chart failed: {exc}")
