@@ -17,6 +17,7 @@ import duckdb
 
 from ingest.dbt import run_dbt
 from ingest.paths import DataDir
+from ingest.schedule import LAYERS, build_args
 
 RUN_TIME_COLUMNS = ("silver_recomputed_at",)
 PER_RUN_TABLES = (
@@ -25,15 +26,8 @@ PER_RUN_TABLES = (
     "customer_history",
     "product_history",
 )
-BUILD = (
-    "build",
-    "--select",
-    "tag:silver",
-    "tag:gold",
-    "--exclude",
-    "resource_type:test",
-    "resource_type:unit_test",
-)
+# the runner's first build (every Silver and Gold model and snapshot, no tests), from scratch
+BUILD = build_args(LAYERS, built_before=set())
 
 
 @dataclass(frozen=True)

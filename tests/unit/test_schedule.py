@@ -9,6 +9,18 @@ import pytest
 
 from ingest.schedule import DbtScheduler
 
+# a build of both layers without the data tests and without JSON artifacts
+FULL_BUILD = (
+    "build",
+    "--no-write-json",
+    "--select",
+    "tag:silver",
+    "tag:gold",
+    "--exclude",
+    "resource_type:test",
+    "resource_type:unit_test",
+)
+
 
 class FakeWorker:
     """Records the commands sent and answers with whatever the test queues."""
@@ -59,18 +71,7 @@ def test_both_layers_due_together_are_one_run_silver_first(scheduler, worker):
     assert scheduler.due(30.0) == ("silver", "gold")
     scheduler.launch(("silver", "gold"), 30.0)
 
-    assert worker.sent == [
-        (
-            "build",
-            "--no-write-json",
-            "--select",
-            "tag:silver",
-            "tag:gold",
-            "--exclude",
-            "resource_type:test",
-            "resource_type:unit_test",
-        )
-    ]
+    assert worker.sent == [FULL_BUILD]
     assert scheduler.busy
 
 
@@ -176,16 +177,6 @@ def test_a_layer_built_once_by_the_worker_then_builds_what_bronze_feeds_less_vie
     scheduler.poll()
     scheduler.launch(("silver", "gold"), 2.0)
 
-    full = (
-        "build",
-        "--no-write-json",
-        "--select",
-        "tag:silver",
-        "tag:gold",
-        "--exclude",
-        "resource_type:test",
-        "resource_type:unit_test",
-    )
     lean = (
         "build",
         "--no-write-json",
@@ -202,7 +193,7 @@ def test_a_layer_built_once_by_the_worker_then_builds_what_bronze_feeds_less_vie
         "resource_type:test",
         "resource_type:unit_test",
     )
-    assert worker.sent == [full, full, lean]
+    assert worker.sent == [FULL_BUILD, FULL_BUILD, lean]
 
 
 def test_delta_commits_reads_the_newest_version_and_follows_new_commits(tmp_path):
