@@ -9,3 +9,13 @@
         'ingested_at > ' ~ since,
     )) }}
 {%- endmacro %}
+
+{#- A condition: `column` (a landing time) at or after the floor `found` (event_time_floor's
+    answer); always true when there is no floor or a row of the slice had no event time. -#}
+{% macro landed_since(found, column) -%}
+    {%- if found.floor and not found.untimed -%}
+        {{ column }} >= {{ found.floor }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}

@@ -46,9 +46,7 @@ checked as (
     {% if is_incremental() %}
         where
             event_key in (select bronze.event_key from bronze)
-            {% if kept_copies.floor and not kept_copies.untimed %}
-                and bronze_ingested_at >= {{ kept_copies.floor }}
-            {% endif %}
+            and {{ landed_since(kept_copies, 'bronze_ingested_at') }}
     {% endif %}
 
 ),

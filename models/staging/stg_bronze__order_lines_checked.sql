@@ -64,9 +64,7 @@ new_events as (
             select 1 from {{ this }} as already_checked
             where
                 already_checked.event_key = deduplicated.event_key
-                {% if earlier_copies.floor and not earlier_copies.untimed %}
-                    and already_checked.bronze_ingested_at >= {{ earlier_copies.floor }}
-                {% endif %}
+                and {{ landed_since(earlier_copies, 'already_checked.bronze_ingested_at') }}
         )
     {% endif %}
 
