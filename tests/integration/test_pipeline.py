@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 
 from ingest import producer
 from ingest.bronze import job
-from ingest.config import BronzeConfig, KafkaConfig
+from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
 from ingest.dbt import run_dbt
 from ingest.generator import SyntheticSales
 from ingest.paths import warehouse_path
@@ -94,6 +94,15 @@ def test_bronze_is_written_by_spark_with_table_features_delta_rs_reads(landed, d
     assert {commit["engineInfo"].split("/")[0] for commit in table.history() if "engineInfo" in commit} == {
         "Apache-Spark"
     }
+
+
+def test_each_micro_batch_lands_as_one_file(landed, data_root):
+    from deltalake import DeltaTable
+
+    assert DEFAULT_PARTITIONS > 1  # otherwise one file per batch would prove nothing
+    writes = [c for c in DeltaTable(bronze_path(data_root)).history() if c.get("operation") == "WRITE"]
+    assert len(writes) >= 3  # 12,003 events at 5,000 a batch
+    assert [int(c["operationMetrics"]["numFiles"]) for c in writes] == [1] * len(writes)
 
 
 def test_bronze_holds_every_record_exactly_once(landed, data_root):
