@@ -251,7 +251,7 @@ def _cmd_orders_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_orders_lag(args: argparse.Namespace) -> int:
-    from ingest.orders.relay import lag, retention
+    from ingest.orders.outbox import lag, retention
 
     dsn = _orders_dsn()
     current, kept = lag(dsn), retention(dsn)

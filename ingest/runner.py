@@ -46,7 +46,7 @@ from ingest.config import KafkaConfig
 from ingest.dbt import DbtWorker
 from ingest.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
 from ingest.orders import migrate, postgres, replay
-from ingest.orders.relay import lag
+from ingest.orders.outbox import lag
 from ingest.paths import DataDir, DeltaCommits, delta_table_exists
 from ingest.processes import Child, cap_logs, ingest_command
 from ingest.run_options import RunnerOptions

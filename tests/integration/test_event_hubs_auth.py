@@ -19,7 +19,7 @@ from deltalake import DeltaTable
 
 from ingest import broker, producer
 from ingest.config import KafkaConfig
-from ingest.orders.relay import lag
+from ingest.orders.outbox import lag
 from ingest.paths import DataDir
 
 from .helpers import PROJECT_DIR

@@ -12,8 +12,9 @@ import pytest
 
 from ingest.config import KafkaConfig
 from ingest.orders import simulator
+from ingest.orders.outbox import lag
 from ingest.orders.postgres import SLOT
-from ingest.orders.relay import DEFAULT_RETENTION_S, Relay, RelayConfig, lag
+from ingest.orders.relay import DEFAULT_RETENTION_S, Relay, RelayConfig
 
 from .outbox_helpers import query, read_topic
 

@@ -11,7 +11,8 @@ import pytest
 from ingest import broker
 from ingest.config import KafkaConfig
 from ingest.orders import postgres, simulator
-from ingest.orders.relay import Relay, RelayConfig, lag
+from ingest.orders.outbox import lag
+from ingest.orders.relay import Relay, RelayConfig
 
 from .outbox_helpers import query, read_topic
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 import orjson
 import pytest
 
-from ingest.orders.relay import lag
+from ingest.orders.outbox import lag
 
 from .helpers import PROJECT_DIR
 from .outbox_helpers import query, read_topic

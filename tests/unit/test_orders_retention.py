@@ -9,7 +9,8 @@ import pytest
 
 from ingest.config import KafkaConfig
 from ingest.orders import migrate
-from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending, prune
+from ingest.orders.outbox import prune
+from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending
 
 
 class Recorder:
