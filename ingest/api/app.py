@@ -31,7 +31,8 @@ from pydantic_core import to_json
 
 from ingest import quality
 from ingest.api import access, guards, lookups
-from ingest.api.auth import ApiKey, KeyRing, RateLimiter
+from ingest.api.access import ApiKey
+from ingest.api.auth import KeyRing, RateLimiter
 from ingest.api.backends import NotReady, QueryTimeout, TooManyRows
 from ingest.api.cache import Answer, Cache, encode_rows
 from ingest.api.config import ApiConfig

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-from ingest import broker, failpoints, producer
+from ingest import failpoints, producer
 from ingest.bronze.sinks import query_app_id
 from ingest.config import BronzeConfig, KafkaConfig
+from ingest.local import broker
 from ingest.paths import PROJECT_DIR, DataDir, delta_table_exists
 
 from .ledger import bronze_tally
@@ -241,7 +242,7 @@ def disk_full_trial(root: Path, rounds: int, megabytes: int = 96) -> Fault:
 
 
 def _landed(rig: BronzeRig) -> int:
-    from ingest.measure import bronze_rows
+    from ingest.local.measure import bronze_rows
 
     return bronze_rows(rig.data.bronze_table)
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import services
+from ingest.local import services
 from ingest.orders import postgres
 from ingest.paths import ENV_VAR, PROJECT_DIR, DataDir
 

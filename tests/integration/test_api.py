@@ -10,10 +10,11 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest import serving
-from ingest.api.auth import ApiKey, hash_key, parse_keys
+from ingest.api.access import ApiKey
+from ingest.api.auth import hash_key, parse_keys
 from ingest.api.config import ApiConfig
 from ingest.api.server import build
+from ingest.local import serving
 from ingest.paths import DataDir
 
 from . import api_warehouse

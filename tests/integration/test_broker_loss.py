@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from ingest import services
 from ingest.api.server import free_port
-from ingest.measure import bronze_rows
+from ingest.local import services
+from ingest.local.measure import bronze_rows
 from ingest.orders import postgres
 from ingest.paths import DataDir
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import broker, producer
+from ingest import producer
 from ingest.config import KafkaConfig
+from ingest.local import broker
 from ingest.paths import DataDir
 
 from .helpers import bronze_table, bronze_version, cli, delta_commits, start_cli

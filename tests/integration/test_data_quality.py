@@ -19,10 +19,18 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from ingest.dbt import DbtWorker, run_dbt
+from ingest.benchmarks.bronze_writer import (
+    BASE_TIME,
+    TOPIC,
+    BronzeWriter,
+    event,
+    invalid,
+    line,
+    record_columns,
+)
+from ingest.local.dbt import DbtWorker, run_dbt
+from ingest.local.schedule import DbtScheduler
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.schedule import DbtScheduler
-from ingest.testing.bronze_writer import BASE_TIME, TOPIC, BronzeWriter, event, invalid, line, record_columns
 
 pytestmark = pytest.mark.integration
 

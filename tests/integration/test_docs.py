@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from ingest.broker import free_port
-from ingest.testing.bronze_writer import BronzeWriter, event, line
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local.broker import free_port
 
 from .helpers import PROJECT_DIR, bronze_path
 

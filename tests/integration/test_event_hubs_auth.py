@@ -17,8 +17,9 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from deltalake import DeltaTable
 
-from ingest import broker, producer
+from ingest import producer
 from ingest.config import KafkaConfig
+from ingest.local import broker
 from ingest.orders.outbox import lag
 from ingest.paths import DataDir
 

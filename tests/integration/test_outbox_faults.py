@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest import broker
 from ingest.config import KafkaConfig
+from ingest.local import broker
 from ingest.orders import postgres, simulator
 from ingest.orders.outbox import lag
 from ingest.orders.relay import Relay, RelayConfig

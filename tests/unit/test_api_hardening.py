@@ -23,8 +23,9 @@ from fastapi.testclient import TestClient
 
 from ingest.api import app as app_module
 from ingest.api import guards
+from ingest.api.access import ApiKey
 from ingest.api.app import create_app
-from ingest.api.auth import ApiKey, hash_key
+from ingest.api.auth import hash_key
 from ingest.api.config import ApiConfig
 
 SECRET = "password=hunter2-internal"

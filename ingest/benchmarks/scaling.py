@@ -2,7 +2,7 @@
 5-minute slice of new events on top of 1, 4 and 16 years of history (536,350 lines per year,
 the real file's size: 0.54M to 8.6M lines), beside a full refresh of the same Bronze.
 
-Bronze is written straight into Delta (ingest.testing.bronze_writer): each year is the
+Bronze is written straight into Delta (ingest.benchmarks.bronze_writer): each year is the
 generator's year shifted back (same lines per day), landed over as many years, so the slice
 (its lines all on the last day: today's orders) is the only thing inside Silver's lookback
 window, as in a pipeline that has run for that long. Each build is the runner's: `dbt build` of the Silver
@@ -12,7 +12,7 @@ nodes of each incremental run say where the time goes.
 
 Targets (issue 13): the incremental time stays within 2x while the history grows 16x, and at
 16x it is under 10% of the full refresh. Issue 21: a run with nothing new, as the runner's fast
-mode builds after its first run (what Bronze feeds, no views: ingest.schedule.build_args),
+mode builds after its first run (what Bronze feeds, no views: ingest.local.schedule.build_args),
 costs at most 1.5 s on a year.
 """
 
@@ -24,12 +24,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ingest.dbt import run_dbt
 from ingest.events import LINE_FIELDS
 from ingest.generator import SyntheticSales
+from ingest.local.dbt import run_dbt
+from ingest.local.schedule import LAYERS, NO_ARTIFACTS, build_args
 from ingest.paths import DataDir
 from ingest.progress import Progress
-from ingest.schedule import LAYERS, NO_ARTIFACTS, build_args
 
 YEAR_LINES = 536_350
 MINUTES_PER_YEAR = 365 * 24 * 60
@@ -119,7 +119,7 @@ def write_history(data: DataDir, years: int, slice_lines: int):
     """`years` of history in commits spread over as many years of landing times; returns the
     writer and a slice of `slice_lines` new lines, all on the history's last day (today's
     orders), for the caller to append when it is their turn."""
-    from ingest.testing.bronze_writer import BronzeWriter, event
+    from ingest.benchmarks.bronze_writer import BronzeWriter, event
 
     data.reset_lakehouse()
     writer = BronzeWriter(str(data.bronze_table))

@@ -3,7 +3,7 @@
 The runner is the soak's child; its own children (the broker, the relay, the simulator,
 Bronze with its Spark JVM and the JVM's Python workers, the dbt worker, compaction) are its
 descendants. PostgreSQL is not: `pg_ctl` starts the postmaster detached, so it is found by
-the PID file the runner writes (`<data>/run/postgres.pid`, ingest.services), and its backends
+the PID file the runner writes (`<data>/run/postgres.pid`, ingest.local.services), and its backends
 are its children. The broker's PID file is read as well, in case a recovery started it again.
 
 Each process gets the class its command line names (`classify`); one that names none (a
@@ -31,7 +31,7 @@ class Proc:
 
 
 def classify(argv: Iterable[str]) -> str | None:
-    """The process class a command line names (ingest.soak.samples.PROCESS_CLASSES, or
+    """The process class a command line names (ingest.benchmarks.soak.samples.PROCESS_CLASSES, or
     "compact"), else None."""
     args = [a for a in argv if a]
     if not args:
@@ -45,7 +45,7 @@ def classify(argv: Iterable[str]) -> str | None:
         return None
     module = args[args.index("-m") + 1]
     rest = args[args.index("-m") + 2 :]
-    if module == "ingest.dbt":
+    if module == "ingest.local.dbt":
         return "dbt"
     if module.startswith("pyspark"):  # the JVM's Python workers and the streaming source runner
         return "bronze-py"

@@ -49,7 +49,7 @@ class DbtRun:
 
 
 class Worker(Protocol):
-    """What the scheduler needs of a dbt worker (ingest.dbt.DbtWorker)."""
+    """What the scheduler needs of a dbt worker (ingest.local.dbt.DbtWorker)."""
 
     log_path: Path
 

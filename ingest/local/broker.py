@@ -17,7 +17,7 @@ an hour at 100 orders/s (about 2.5 GB) by default and never grows past its byte 
 the budget is lowered to half the disk's free space when that is smaller (and said so).
 
 Because the log is on disk, a broker that dies and is started again on it has lost nothing it
-acknowledged (`restart`); `log_present` tells that case from a lost log (ingest.runner).
+acknowledged (`restart`); `log_present` tells that case from a lost log (ingest.local.runner).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ingest import jvm, services
+from ingest import jvm
 from ingest.config import DEFAULT_PARTITIONS, TOPIC
+from ingest.local import services
 from ingest.paths import DataDir
 
 # The broker reads the SASL listener's password from this variable of its own environment.

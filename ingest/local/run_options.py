@@ -21,7 +21,7 @@ class RunnerOptions:
     silver_every_s: float = 300.0
     gold_every_s: float = 900.0
     # Silver + Gold as soon as Bronze has committed since the last run started (and that run
-    # has ended), instead of the cadences above (ingest.schedule)
+    # has ended), instead of the cadences above (ingest.local.schedule)
     run_when_data_lands: bool = False
     status_every_s: float = 30.0
     bronze_trigger: str = "10 seconds"

@@ -127,8 +127,8 @@ class Floor:
     it, a cursor per thread; no HTTP, no planning per request, no JSON."""
 
     def __init__(self, data: DataDir, manifest: Path) -> None:
-        from ingest import serving
         from ingest.api.backends import open_snapshot
+        from ingest.local import serving
         from ingest.semantic import MetricQuery, SemanticLayer
 
         layer = SemanticLayer.load(manifest, "duckdb", "lakehouse", {})
@@ -204,11 +204,11 @@ def machine_load(exclude: tuple[int, ...] = ()) -> str:
 
 
 def build_year(data: DataDir, lines: int) -> None:
-    from ingest import serving
-    from ingest.dbt import run_dbt
+    from ingest.benchmarks.bronze_writer import BronzeWriter, event
     from ingest.events import LINE_FIELDS
     from ingest.generator import SyntheticSales
-    from ingest.testing.bronze_writer import BronzeWriter, event
+    from ingest.local import serving
+    from ingest.local.dbt import run_dbt
 
     data.reset_lakehouse()
     writer = BronzeWriter(str(data.bronze_table))
@@ -239,7 +239,7 @@ def main(
 ) -> int:
     """`clients`: client processes of the cached run; `levels`: those of the uncached runs.
     `reuse`: serve the year a previous run built and published, if there is one."""
-    from ingest import serving
+    from ingest.local import serving
 
     base = data or DataDir.from_env()
     bench = base.below("bench-api")

@@ -12,11 +12,11 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# process classes, in the order they are printed (ingest.soak.procs assigns them)
+# process classes, in the order they are printed (ingest.benchmarks.soak.procs assigns them)
 PROCESS_CLASSES = ("broker", "spark", "bronze-py", "relay", "dbt", "postgres", "simulator", "runner")
 # started for a few seconds now and then: their peaks depend on whether a sample caught them
 TRANSIENT_CLASSES = ("compact",)
-# folders of the data directory whose size is sampled (ingest.soak.disk)
+# folders of the data directory whose size is sampled (ingest.benchmarks.soak.disk)
 DISK_DIRS = ("bronze", "checkpoints", "warehouse", "run", "postgres")
 
 

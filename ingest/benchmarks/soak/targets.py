@@ -27,7 +27,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from ingest.soak.samples import (
+from ingest.benchmarks.soak.samples import (
     TRANSIENT_CLASSES,
     DbtRun,
     DiskSample,

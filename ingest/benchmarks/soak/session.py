@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.benchmarks.soak import disk, equality, procs
+from ingest.benchmarks.soak.chart import write_chart
+from ingest.benchmarks.soak.report import markdown, minute_line, targets_table, window_note
+from ingest.benchmarks.soak.samples import MemorySample, Samples, dbt_run, status_record, summarise
+from ingest.benchmarks.soak.targets import FRESHNESS_LIMIT_S, Windows, evaluate
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.soak import disk, equality, procs
-from ingest.soak.chart import write_chart
-from ingest.soak.report import markdown, minute_line, targets_table, window_note
-from ingest.soak.samples import MemorySample, Samples, dbt_run, status_record, summarise
-from ingest.soak.targets import FRESHNESS_LIMIT_S, Windows, evaluate
 
-ORDERS_STARTED = "run: simulator"  # the runner's line once the simulator runs (ingest.runner)
+ORDERS_STARTED = "run: simulator"  # the runner's line once the simulator runs (ingest.local.runner)
 MINUTE_GRACE_S = 3.0  # a minute's line waits this long for the records of its last seconds
 STARTUP_TIMEOUT_S = 600.0
 

@@ -25,12 +25,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest import broker, producer
+from ingest import producer
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.dbt import run_dbt
 from ingest.generator import SyntheticSales, write_csv
+from ingest.local import broker
+from ingest.local.dbt import run_dbt
+from ingest.local.run_options import DEFAULT_ORDER_RATE, FAST_LOOKBACK_HOURS, RunnerOptions
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.run_options import DEFAULT_ORDER_RATE, FAST_LOOKBACK_HOURS, RunnerOptions
 
 
 def _median(values: list[float]) -> float:
@@ -49,8 +50,8 @@ def _dbt_seconds(data: DataDir, *args: str) -> tuple[float, float]:
 def silver_bench(history_events: int, figures: dict[str, str], base: DataDir) -> None:
     """Full refresh vs a 5-minute incremental slice of Silver, on 1x and 4x the history, each
     in a data directory of its own below `base`."""
+    from ingest.benchmarks.bronze_writer import BronzeWriter, event
     from ingest.events import LINE_FIELDS
-    from ingest.testing.bronze_writer import BronzeWriter, event
 
     per_minute = history_events / (24 * 60)  # the history is one day of events per 1x
     batch_minutes = 15
@@ -211,7 +212,7 @@ def freshness_bench(
     The runner places `rate` orders/s for `duration_s` seconds, then catches up and stops, in
     a data directory of its own below `data` (default: the one LAKEHOUSE_DATA_DIR names).
     """
-    from ingest.runner import Runner
+    from ingest.local.runner import Runner
 
     options = RunnerOptions.fast(rate=rate, duration_s=duration_s)
     started = time.monotonic()

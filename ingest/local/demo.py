@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 import time
 
-from ingest import broker, producer, serving, summary
+from ingest import producer, summary
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.dbt import run_dbt
+from ingest.local import broker, serving
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
 
 

@@ -1,6 +1,6 @@
 """Write Bronze rows straight into the Delta table, without the broker or Spark: for dbt tests
 that need exact control over payloads, micro-batches and arrival times, and for benchmarks
-of Silver (ingest/bench.py) that need millions of Bronze rows quickly.
+of Silver (ingest/benchmarks/pipeline.py) that need millions of Bronze rows quickly.
 
 An event's raw value is the producer's own encoding (`events.encode`), its row has the
 contract's Bronze schema, and its columns are what the ingester's transform parses from that

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ingest.soak.samples import PROCESS_CLASSES, Samples, gold_runs, summarise
-from ingest.soak.targets import FRESHNESS_LIMIT_S, Windows
+from ingest.benchmarks.soak.samples import PROCESS_CLASSES, Samples, gold_runs, summarise
+from ingest.benchmarks.soak.targets import FRESHNESS_LIMIT_S, Windows
 
 # right of each panel (clear of the twin axis's labels), never over the lines
 LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.07, 1.0), "fontsize": "small"}

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest.dbt import run_dbt
+from ingest.local.dbt import run_dbt
+from ingest.local.schedule import LAYERS, build_args
 from ingest.paths import DataDir
-from ingest.schedule import LAYERS, build_args
 
 RUN_TIME_COLUMNS = ("silver_recomputed_at",)
 PER_RUN_TABLES = (

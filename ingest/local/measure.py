@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.config import KafkaConfig
+from ingest.local.schedule import DbtRun
 from ingest.paths import delta_table_exists
-from ingest.schedule import DbtRun
 
 
 class Distribution:

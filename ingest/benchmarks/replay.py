@@ -23,13 +23,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ingest import broker, producer, services
+from ingest import producer
+from ingest.benchmarks.scaling import YEAR_LINES, Build, timed_build
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.dbt import run_dbt
 from ingest.events import ENVELOPE_FIELDS, LINE_FIELDS
+from ingest.local import broker, services
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
 from ingest.progress import Progress
-from ingest.scaling_bench import YEAR_LINES, Build, timed_build
 
 TARGET_S = 20.0
 CEILING_COMMIT_ROWS = 100_000
@@ -122,7 +123,7 @@ def ceiling(kafka: KafkaConfig, table: str, expected: int) -> tuple[int, float]:
 
 
 def measure(data: DataDir, lines: int) -> Replay:
-    from ingest.bench import synthetic_csv
+    from ingest.benchmarks.pipeline import synthetic_csv
     from ingest.bronze import job
 
     csv_path = synthetic_csv(data, lines)
@@ -216,7 +217,7 @@ def render(r: Replay) -> str:
 
 
 def main(out: str, data: DataDir, lines: int = YEAR_LINES) -> int:
-    from ingest.bench import _print_and_append
+    from ingest.benchmarks.pipeline import _print_and_append
 
     replay = measure(data, lines)
     _print_and_append(render(replay), out)

@@ -3,8 +3,8 @@ the targets table printed at the end."""
 
 from __future__ import annotations
 
-from ingest.soak.samples import PROCESS_CLASSES, Summary
-from ingest.soak.targets import TargetResult, Windows, minutes
+from ingest.benchmarks.soak.samples import PROCESS_CLASSES, Summary
+from ingest.benchmarks.soak.targets import TargetResult, Windows, minutes
 
 SHORT = {"bronze-py": "bronze-py", "postgres": "pg", "simulator": "sim"}
 

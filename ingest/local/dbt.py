@@ -1,7 +1,7 @@
 """dbt, driven from Python: one command at a time (`run_dbt`), or a long-lived worker process
 that parses the project once and then runs command after command (`DbtWorker`).
 
-The worker's protocol (`python -m ingest.dbt dbt-worker DBT_ARGS...`, DBT_ARGS added to every
+The worker's protocol (`python -m ingest.local.dbt dbt-worker DBT_ARGS...`, DBT_ARGS added to every
 command): it reads one command per line on stdin, a JSON list of dbt arguments, and answers
 on stdout with one line per command: `RESULT_MARK` followed by JSON. The first answer comes
 after the parse, `{"ready": bool, "error": str}`; each command's is `{"ok": bool, "nodes":
@@ -129,7 +129,7 @@ class DbtWorker:
         shutil.rmtree(self.target_path, ignore_errors=True)
         log = open(self.log_path, "a")  # noqa: SIM115 (closed by the reader thread)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.dbt", WORKER_COMMAND, *self.common],
+            [sys.executable, "-m", "ingest.local.dbt", WORKER_COMMAND, *self.common],
             cwd=PROJECT_DIR,
             env=self.env,
             stdin=subprocess.PIPE,
@@ -202,7 +202,7 @@ class DbtWorker:
 
 def main(argv: list[str]) -> int:
     if argv[:1] != [WORKER_COMMAND]:
-        raise SystemExit(f"usage: python -m ingest.dbt {WORKER_COMMAND} DBT_ARGS...")
+        raise SystemExit(f"usage: python -m ingest.local.dbt {WORKER_COMMAND} DBT_ARGS...")
     return dbt_worker_main(argv[1:])
 
 

@@ -6,8 +6,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from ingest.benchmarks.soak.samples import DISK_DIRS, DiskSample
 from ingest.paths import DataDir, delta_table_exists
-from ingest.soak.samples import DISK_DIRS, DiskSample
 
 
 def folder_bytes(path: Path) -> int:
