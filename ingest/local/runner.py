@@ -43,6 +43,7 @@ import sys
 import time
 
 from ingest.config import KafkaConfig
+from ingest.errors import first_line
 from ingest.local import broker, serving
 from ingest.local.dbt import DbtWorker
 from ingest.local.measure import Freshness, TopicEnd, bronze_rows, count_orders, gold_lines
@@ -51,7 +52,7 @@ from ingest.local.processes import Child, cap_logs, ingest_command
 from ingest.local.recovery import Recovery
 from ingest.local.run_options import RunnerOptions
 from ingest.local.schedule import LAYERS, DbtScheduler
-from ingest.local.status import RunReport, Status, first_line
+from ingest.local.status import RunReport, Status
 from ingest.orders import migrate, postgres
 from ingest.orders.outbox import lag
 from ingest.paths import DataDir, DeltaCommits, delta_table_exists

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.errors import first_line
 from ingest.local.measure import Freshness, bronze_rows, count_orders
 from ingest.local.pipeline import Pipeline
 from ingest.local.schedule import LAYERS, DbtRun, DbtScheduler
@@ -180,10 +181,3 @@ class Status:
 
 def _hms(moment: datetime | None) -> str:
     return moment.strftime("%H:%M:%S") if moment else "-"
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception in one line: its message's first line, else its type (a TimeoutError
-    from a Kafka client has no message)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, Producer
 
 from ingest.config import KafkaConfig
+from ingest.errors import first_line
 from ingest.orders import DEFAULT_RETENTION_MINUTES, outbox, pgoutput
 from ingest.orders.postgres import PUBLICATION, SLOT
 from ingest.producer import produce, producer_config
@@ -103,11 +104,6 @@ class _Pending:
             self.failed = str(err)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class Relay:
     def __init__(self, config: RelayConfig, log=None) -> None:
         self.config = config
@@ -134,9 +130,9 @@ class Relay:
                 self._session(stop, deadline)
                 backoff = 0.5
             except psycopg2.OperationalError as exc:
-                self._log(f"orders database unavailable: {_first_line(exc)}; retrying in {backoff:.1f}s")
+                self._log(f"orders database unavailable: {first_line(exc)}; retrying in {backoff:.1f}s")
             except psycopg2.Error as exc:
-                self._log(f"replication failed: {_first_line(exc)}; retrying in {backoff:.1f}s")
+                self._log(f"replication failed: {first_line(exc)}; retrying in {backoff:.1f}s")
             except RelayError as exc:
                 self._log(f"{exc}; resuming from the slot's confirmed position in {backoff:.1f}s")
             else:

@@ -8,15 +8,16 @@ import logging
 import pytest
 
 from ingest.config import KafkaConfig
+from ingest.errors import first_line
 from ingest.local import broker
 from ingest.local.measure import TopicEnd, TopicUnreachable
-from ingest.local.runner import _first_line, _kafka_clients_log
+from ingest.local.runner import _kafka_clients_log
 
 
 def test_an_exception_without_a_message_is_named_by_its_type():
-    assert _first_line(TimeoutError()) == "TimeoutError"  # what a Kafka admin future raises
-    assert _first_line(RuntimeError("  \n")) == "RuntimeError"
-    assert _first_line(RuntimeError("first\nsecond")) == "first"
+    assert first_line(TimeoutError()) == "TimeoutError"  # what a Kafka admin future raises
+    assert first_line(RuntimeError("  \n")) == "RuntimeError"
+    assert first_line(RuntimeError("first\nsecond")) == "first"
 
 
 def test_the_topic_end_of_a_dead_broker_is_one_line_and_its_client_noise_goes_to_the_log(tmp_path, capfd):
