@@ -26,6 +26,7 @@ from ingest.bronze.sinks import query_app_id
 from ingest.config import BronzeConfig, KafkaConfig
 from ingest.local import broker
 from ingest.paths import PROJECT_DIR, DataDir, delta_table_exists
+from tests.waiting import wait_for
 
 from .ledger import bronze_tally
 from .results import Fault
@@ -248,12 +249,11 @@ def _landed(rig: BronzeRig) -> int:
 
 
 def _wait(predicate, proc: subprocess.Popen, rig: BronzeRig, what: str, timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
+    def holds() -> bool:
         if proc.poll() is not None:
             raise AssertionError(
                 f"the ingester exited ({proc.returncode}) waiting for {what}: {rig.logs[-1]}"
             )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {rig.logs[-1]}")
-        time.sleep(0.25)
+        return predicate()
+
+    wait_for(holds, what, timeout_s, interval_s=0.25, detail=lambda: rig.logs[-1])

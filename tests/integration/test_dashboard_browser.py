@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 from datetime import date
 from pathlib import Path
@@ -22,6 +21,7 @@ from ingest.api.server import free_port, wait_ready
 from ingest.dashboard import formatting, periods
 from ingest.paths import PROJECT_DIR, DataDir
 
+from ..waiting import wait_for
 from . import api_warehouse
 
 pytestmark = pytest.mark.integration
@@ -58,17 +58,23 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _wait_dashboard(port: int, process: subprocess.Popen, log: Path) -> None:
     """Until Streamlit answers its health check; fails with its log if it exits or never answers."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         assert process.poll() is None, f"the dashboard exited: {log.read_text()[-3000:]}"
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/_stcore/health")
-            if conn.getresponse().status == 200:
-                return
+            return conn.getresponse().status == 200
         except OSError:
-            time.sleep(0.3)  # polling interval of a readiness check, not synchronisation
-    pytest.fail(f"the dashboard did not answer on port {port} in {WAIT_S} s: {log.read_text()[-3000:]}")
+            return False
+
+    wait_for(
+        healthy,
+        f"the dashboard on port {port}",
+        WAIT_S,
+        interval_s=0.3,
+        detail=lambda: log.read_text()[-3000:],
+    )
 
 
 @pytest.fixture(scope="module")
