@@ -46,6 +46,9 @@ from ingest.producer import produce, producer_config
 
 DEFAULT_RETENTION_S = DEFAULT_RETENTION_MINUTES * 60
 MARK_EVERY_S = 0.2  # acknowledged rows are marked and the slot confirmed at most this often
+# an acknowledged row the relay's marking cannot see for this long was deleted (pruned: it had been
+# published); until then it is not yet visible, and the slot is not confirmed past it
+INVISIBLE_GRACE_S = 30.0
 
 
 class RelayError(RuntimeError):
@@ -89,6 +92,7 @@ class _Pending:
     ids: list[int]  # its outbox rows
     remaining: int = 0
     failed: str | None = None
+    acked_at: float = 0.0  # when every row was acknowledged (monotonic)
 
     def __post_init__(self) -> None:
         self.remaining = self.size
@@ -271,7 +275,9 @@ class Relay:
         so retention and replay can rely on `published_at`. Done at most every MARK_EVERY_S
         (`force`: now): the less a restart has to resend, the fewer round trips per event."""
         while pending and pending[0].remaining == 0 and pending[0].failed is None:
-            self._acked.append(pending.popleft())
+            entry = pending.popleft()
+            entry.acked_at = time.monotonic()
+            self._acked.append(entry)
         for entry in pending:
             if entry.failed is not None:
                 raise RelayError(f"the broker did not acknowledge an event: {entry.failed}")
@@ -279,16 +285,24 @@ class Relay:
         if not self._acked or (not force and now - self._last_marked < MARK_EVERY_S):
             return
         self._last_marked = now
-        outbox.mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        marked = outbox.mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        # in commit order, up to the first transaction whose rows this session cannot see yet
+        # (retried next time); rows gone for INVISIBLE_GRACE_S were deleted, so published before
+        done = 0
         for entry in self._acked:
+            if not marked.issuperset(entry.ids) and now - entry.acked_at < INVISIBLE_GRACE_S:
+                break
+            done += 1
+        confirmed, self._acked = self._acked[:done], self._acked[done:]
+        for entry in confirmed:
             self.stats.confirmed_lsn = max(self.stats.confirmed_lsn, entry.end_lsn)
             self.stats.confirmed_outbox_id = max(self.stats.confirmed_outbox_id, max(entry.ids, default=0))
             self.stats.transactions += 1
             self.stats.published += entry.size
             self._unrecorded += entry.size
-        self._acked.clear()
-        lsn = self.stats.confirmed_lsn
-        cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
+        if confirmed:
+            lsn = self.stats.confirmed_lsn
+            cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
 
     def _cleanup(self, side) -> None:
         """Prune published rows older than the retention window; record the confirmed position
