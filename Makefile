@@ -41,13 +41,13 @@ lint: setup
 bench: setup
 	$(PY) -m ingest bench --events $(or $(BENCH_EVENTS),1000000) --out bench/results.md
 	$(PY) -m ingest bench --freshness --rate $(or $(BENCH_RATE),20) --duration $(or $(BENCH_SECONDS),180) --out bench/results.md
-	$(PY) -m ingest api bench --out bench/results.md
+	$(PY) -m ingest bench --api --out bench/results.md
 
 ## The analytics API under load (a year of lines: the cached question, then uncached ones at 1, 4
 ## and 8 clients, each beside DuckDB alone on the same SQL at the same concurrency); REUSE=1 serves
 ## the year a previous run built.
 bench-api: setup
-	$(PY) -m ingest api bench --out bench/results.md $(if $(REUSE),--reuse)
+	$(PY) -m ingest bench --api --out bench/results.md $(if $(REUSE),--reuse)
 
 ## Incremental scaling: one Silver + Gold run for a 5-minute slice on 1, 4 and 16 years of history,
 ## beside a full refresh of each (about 30 minutes; 16 years is 8.6M lines); appends to bench/results.md.

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 
 from ingest.api import server as api_server
+from ingest.benchmarks import cli as benchmarks_cli
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
-from ingest.orders import DEFAULT_RETENTION_MINUTES
+from ingest.local import discovery
+from ingest.local.run_options import RunnerOptions, add_arguments
+from ingest.orders import cli as orders_cli
 from ingest.paths import DataDir, delta_table_exists
-from ingest.run_options import DEFAULT_ORDER_RATE, RunnerOptions, add_arguments
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from ingest import broker
+    from ingest.local import broker
 
     if args.action == "start":
         sasl = os.environ.get(broker.SASL_SECRET_ENV) or None
@@ -39,25 +39,10 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kafka_config():
-    """Kafka settings from the environment, defaulting to the broker this project started."""
-    from ingest import broker
-
-    config = KafkaConfig.from_env()
-    if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
-        running = broker.status()
-        if running is None:
-            raise SystemExit(
-                "no broker: start one with `python -m ingest broker start` or set KAFKA_BOOTSTRAP_SERVERS"
-            )
-        config = KafkaConfig(bootstrap_servers=running.bootstrap_servers, topic=config.topic)
-    return config
-
-
 def _cmd_produce(args: argparse.Namespace) -> int:
     from ingest import producer
 
-    kafka = _kafka_config()
+    kafka = discovery.kafka_config()
     if args.csv:
         try:
             result = producer.publish_csv(args.csv, kafka)
@@ -82,7 +67,9 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
     from ingest.bronze import job
 
     # Event Hubs from the environment, else KAFKA_BOOTSTRAP_SERVERS, else the broker this project started
-    kafka = KafkaConfig.from_env() if os.environ.get("EVENTHUBS_CONNECTION_STRING") else _kafka_config()
+    kafka = (
+        KafkaConfig.from_env() if os.environ.get("EVENTHUBS_CONNECTION_STRING") else discovery.kafka_config()
+    )
     config = BronzeConfig.from_env(
         DataDir.from_env(),
         kafka=kafka,
@@ -112,7 +99,7 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ingest import demo
+    from ingest.local import demo
 
     return demo.main(events=args.events, csv_path=args.csv, seed=args.seed, data=DataDir.from_env())
 
@@ -124,151 +111,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from ingest import bench
-
-    data = DataDir.from_env()
-    if args.scaling:
-        from ingest import scaling_bench
-
-        multiples = [int(m) for m in args.multiples.split(",")]
-        return scaling_bench.main(multiples, args.slice_lines, out=args.out, data=data)
-    if args.replay:
-        from ingest import replay_bench
-
-        return replay_bench.main(out=args.out, data=data)
-    if args.freshness:
-        return bench.freshness_bench(rate=args.rate, duration_s=args.duration, out=args.out, data=data)
-    return bench.main(events=args.events, out=args.out, silver_history=args.silver_history, data=data)
-
-
-def _cmd_soak(args: argparse.Namespace) -> int:
-    from ingest import soak
-
-    options = soak.SoakOptions(
-        duration_s=args.duration,
-        rate=args.rate,
-        out=args.out,
-        sample_every_s=args.sample_every,
-        freshness_limit_s=args.fresh_p95,
-        equality=not args.no_equality,
-    )
-    return soak.main(options, DataDir.from_env())
-
-
-def _orders_dsn() -> str:
-    """The orders database: ORDERS_DATABASE_DSN, or the cluster this project started."""
-    from ingest.orders import postgres
-
-    if os.environ.get("ORDERS_DATABASE_DSN"):
-        return os.environ["ORDERS_DATABASE_DSN"]
-    running = postgres.status()
-    if running is None:
-        raise SystemExit(
-            "no orders database: start it with `python -m ingest orders db start` or set ORDERS_DATABASE_DSN"
-        )
-    return running.dsn()
-
-
-def _cmd_orders_db(args: argparse.Namespace) -> int:
-    from ingest.orders import migrate, postgres
-
-    if args.action == "start":
-        try:
-            pg = postgres.start(port=args.port)
-            applied = migrate.apply(pg.dsn())
-            created = migrate.ensure_slot(pg.dsn(), postgres.SLOT)
-        except (postgres.PostgresError, migrate.MigrationError) as exc:
-            print(f"orders db: {exc}", file=sys.stderr)
-            return 2
-        print(f"orders database running: pid {pg.pid}, {pg.dsn()}")
-        for migration in applied:
-            print(f"  applied migration {migration.version:04d}_{migration.name}")
-        if created:
-            print(f"  created replication slot {postgres.SLOT}")
-    elif args.action == "stop":
-        print("orders database stopped" if postgres.stop() else "no orders database was running")
-    elif args.action == "remove":
-        postgres.remove()
-        print(f"orders database removed ({postgres.cluster_dir()})")
-    else:
-        pg = postgres.status()
-        print(f"orders database running: pid {pg.pid}, {pg.dsn()}" if pg else "no orders database running")
-        return 0 if pg else 1
-    return 0
-
-
-def _stop_on_sigterm() -> None:
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-def _cmd_orders_simulate(args: argparse.Namespace) -> int:
-    from ingest.orders import simulator
-
-    _stop_on_sigterm()
-    rows = simulator.csv_rows(args.csv) if args.csv else simulator.synthetic_rows(args.lines, args.seed)
-    result = simulator.simulate(
-        _orders_dsn(), rows, rate=args.rate, max_orders=args.orders, duration_s=args.duration
-    )
-    print(result.summary())
-    return 0
-
-
-def _cmd_orders_relay(args: argparse.Namespace) -> int:
-    from ingest.orders.relay import Relay, RelayConfig
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):  # finish in-flight deliveries, confirm them, then exit
-        signal.signal(sig, lambda signum, frame: stop.set())
-    if args.retention_minutes < 0:
-        print("relay: --retention-minutes cannot be negative", file=sys.stderr)
-        return 2
-    config = RelayConfig(dsn=_orders_dsn(), kafka=_kafka_config(), retention_s=args.retention_minutes * 60)
-    stats = Relay(config).run(stop, max_seconds=args.duration)
-    print(
-        f"relay: published {stats.published:,} events in {stats.transactions:,} transactions, "
-        f"pruned {stats.pruned:,} outbox rows older than the retention window, {stats.restarts} restarts"
-    )
-    return 0
-
-
-def _cmd_orders_replay(args: argparse.Namespace) -> int:
-    from ingest.orders import replay
-
-    data = DataDir.from_env()
-    try:
-        result = replay.replay(_orders_dsn(), _kafka_config(), data.bronze_table, everything=args.all)
-    except replay.ReplayError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    print(f"replay: {result.summary()}")
-    if result.plan.from_id is not None:
-        print("replay: now read the new topic from its start: python -m ingest bronze --reset-checkpoint")
-    return 0
-
-
-def _cmd_orders_lag(args: argparse.Namespace) -> int:
-    from ingest.orders.relay import lag, retention
-
-    dsn = _orders_dsn()
-    current, kept = lag(dsn), retention(dsn)
-    wal = f"{current.wal_bytes:,} WAL bytes" if current.wal_bytes is not None else "no slot"
-    print(
-        f"relay lag: {current.rows:,} outbox rows, oldest {current.seconds:.1f}s, {wal}, "
-        f"slot {'active' if current.slot_active else 'inactive'}"
-    )
-    print(
-        f"retained: {kept.rows:,} published outbox rows, oldest published "
-        f"{kept.oldest_published_s:.0f}s ago; {kept.pruned:,} pruned so far"
-    )
-    return 0
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
-    from ingest import runner
+    from ingest.local import runner
 
     return runner.main(RunnerOptions.from_args(args), DataDir.from_env())
 
@@ -355,115 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     metric_views.add_arguments(p)
     p.set_defaults(func=metric_views.main)
 
-    p = sub.add_parser("bench", help="measure ingest throughput and dbt build time")
-    p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--out", default="bench/results.md")
-    p.add_argument(
-        "--silver-history",
-        type=int,
-        default=500_000,
-        help="events per day of history (1x) for the Silver bench",
-    )
-    p.add_argument(
-        "--freshness",
-        action="store_true",
-        help="instead: end-to-end freshness (outbox commit -> Gold) on the local runner in fast mode",
-    )
-    p.add_argument(
-        "--replay",
-        action="store_true",
-        help="instead: where a year's replay (CSV -> Gold) spends its time, beside a plain-Python drain",
-    )
-    p.add_argument("--rate", type=float, default=DEFAULT_ORDER_RATE, help="--freshness: orders per second")
-    p.add_argument("--duration", type=float, default=180.0, help="--freshness: seconds of orders")
-    p.add_argument(
-        "--scaling",
-        action="store_true",
-        help="instead: one Silver + Gold incremental run on 1x, 4x, 16x a year of history vs a full refresh",
-    )
-    p.add_argument("--multiples", default="1,4,16", help="--scaling: years of history, e.g. 1,4,16")
-    p.add_argument("--slice-lines", type=int, default=24_000, help="--scaling: lines in the 5-minute slice")
-    p.set_defaults(func=_cmd_bench)
-
-    p = sub.add_parser(
-        "soak",
-        help="the whole pipeline (runner --fast) for an hour: is it steady? (chart + bench/soak.md)",
-        description="Run `python -m ingest run --fast` in data/soak for --duration seconds of orders, "
-        "print one line a minute (orders/s, dbt run time, freshness, memory per process, Bronze "
-        "files, disk), then draw a chart beside --out, append the results and the four targets "
-        "(dbt run time, freshness p95, memory growth, Bronze files) to --out and print the targets. "
-        "Exit code 1 when a target fails or the runner failed.",
-    )
-    p.add_argument("--duration", type=float, default=3600.0, help="seconds of orders (default 3600)")
-    p.add_argument("--rate", type=float, default=40.0, help="orders per second (default 40)")
-    p.add_argument("--out", default="bench/soak.md", help="results appended here; the chart beside it")
-    p.add_argument(
-        "--sample-every", type=float, default=5.0, help="seconds between memory and disk samples (default 5)"
-    )
-    p.add_argument(
-        "--fresh-p95",
-        type=float,
-        default=10.0,
-        help="the freshness target: p95 under this many seconds (default 10)",
-    )
-    p.add_argument(
-        "--no-equality",
-        action="store_true",
-        help="no full refresh of the same Bronze compared with the increments after the runner",
-    )
-    p.set_defaults(func=_cmd_soak)
-
-    p = sub.add_parser("orders", help="the orders database, the orders simulator and the outbox relay")
-    orders = p.add_subparsers(dest="orders_command", required=True)
-    q = orders.add_parser("db", help="start, stop, check or remove the orders database (PostgreSQL)")
-    q.add_argument("action", choices=["start", "stop", "status", "remove"])
-    q.add_argument("--port", type=int, default=None, help="default: a free port")
-    q.set_defaults(func=_cmd_orders_db)
-    q = orders.add_parser("simulate", help="place orders (order + lines + outbox in one transaction)")
-    q.add_argument("--rate", type=float, default=10.0, help="orders per second (0: as fast as possible)")
-    q.add_argument("--orders", type=int, default=None, help="stop after this many orders")
-    q.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    q.add_argument("--csv", default=None, help="replay this v.4a CSV instead of synthetic lines")
-    q.add_argument("--lines", type=int, default=10_000_000, help="synthetic lines available")
-    q.add_argument("--seed", type=int, default=42)
-    q.set_defaults(func=_cmd_orders_simulate)
-    q = orders.add_parser(
-        "relay",
-        help="publish the outbox to the topic (logical replication)",
-        description="Publish committed outbox rows to the topic through logical replication, at least "
-        "once. A row the broker acknowledged is marked published (published_at) and kept in the outbox "
-        "for the retention window, then pruned; a row not yet published is never pruned. The retained "
-        "rows are what `orders replay` publishes again when a broker lost acknowledged events.",
-    )
-    q.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    q.add_argument(
-        "--retention-minutes",
-        type=float,
-        default=DEFAULT_RETENTION_MINUTES,
-        help="keep published outbox rows this long for a replay (default %(default)g; 0: prune them "
-        "as soon as they are published, and a broker that loses events cannot be replayed)",
-    )
-    q.set_defaults(func=_cmd_orders_relay)
-    q = orders.add_parser(
-        "replay",
-        help="publish retained outbox rows again after the broker lost events",
-        description="Publish again the retained outbox rows from the oldest one Bronze has not landed "
-        "(Bronze's table in the data directory tells; --all: the whole retention window), in outbox "
-        "order. Then restart Bronze with --reset-checkpoint so it reads the new topic from its start; "
-        "Silver drops the events it already had by event_id. `make run` does all of this by itself "
-        "when its broker dies.",
-    )
-    q.add_argument(
-        "--all", action="store_true", help="every retained row, whatever Bronze holds (e.g. no local Bronze)"
-    )
-    q.set_defaults(func=_cmd_orders_replay)
-    q = orders.add_parser("lag", help="how far the relay is behind the outbox")
-    q.set_defaults(func=_cmd_orders_lag)
-
     p = sub.add_parser("run", help="the whole pipeline, continuously (Ctrl-C stops it)")
     add_arguments(p)
     p.set_defaults(func=_cmd_run)
 
+    orders_cli.add_parser(sub)
+    benchmarks_cli.add_parser(sub)
     api_server.add_parser(sub)
     from ingest.dashboard import server as dashboard_server
 

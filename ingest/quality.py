@@ -112,10 +112,10 @@ class _Warehouse:
 
 def collect(data: DataDir, runs: int = 10) -> list[dict[str, Any]]:
     """The last `runs` runs recorded in `data`'s warehouse; while dbt holds the warehouse,
-    from its newest published read-only copy (ingest.serving)."""
+    from its newest published read-only copy (ingest.local.serving)."""
     import duckdb
 
-    from ingest import serving
+    from ingest.local import serving
 
     if not data.warehouse.exists():
         raise NoRecord(f"no warehouse at {data.warehouse}: build Silver first (make dbt-build or make run)")

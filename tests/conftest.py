@@ -35,7 +35,7 @@ def monkeypatch_module():
 def kafka_broker(data_root, monkeypatch_module):
     """A real Kafka broker (KRaft, log in the data directory) on 127.0.0.1 with the topic created;
     stopped after the module."""
-    from ingest import broker
+    from ingest.local import broker
 
     running = broker.start()
     monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)
@@ -84,7 +84,7 @@ def orders_db(outbox_data_root, monkeypatch_module):
 @pytest.fixture(scope="module")
 def outbox_broker(outbox_data_root, monkeypatch_module):
     """A real broker for the outbox tests, in their own data directory."""
-    from ingest import broker
+    from ingest.local import broker
 
     running = broker.start()
     monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)

@@ -29,10 +29,7 @@ for a key that may not read `lines`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ingest.api.auth import ApiKey
+from dataclasses import dataclass
 
 ORDERS_READ = "orders:read"
 QUALITY_READ = "quality:read"
@@ -52,6 +49,19 @@ IDENTIFIERS = {
     "sales_line__transaction_no": "orders",
     "customer__customer_no": "distinct_customers",
 }
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    sha256: str
+    metrics: frozenset[str] | None = None  # None: every metric
+    per_minute: int | None = None
+    scopes: frozenset[str] | None = None  # None: access.scopes' default
+    rows: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row scope: (dimension, values) pairs
+
+    def may_read(self, metric: str) -> bool:
+        return may_read(self, metric)
 
 
 class Denied(Exception):

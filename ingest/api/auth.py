@@ -25,23 +25,11 @@ import time
 from dataclasses import dataclass, field
 
 from ingest.api import access
+from ingest.api.access import ApiKey
 
 
 class AuthConfigError(ValueError):
     """The key configuration cannot be used; the message says why (never a key's value)."""
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    name: str
-    sha256: str
-    metrics: frozenset[str] | None = None  # None: every metric
-    per_minute: int | None = None
-    scopes: frozenset[str] | None = None  # None: access.scopes' default
-    rows: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row scope: (dimension, values) pairs
-
-    def may_read(self, metric: str) -> bool:
-        return access.may_read(self, metric)
 
 
 def hash_key(key: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest import serving
+from ingest.local import serving
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def open_snapshot(path: Path):
 
 
 class DuckDbBackend:
-    """Reads the newest published copy of the warehouse (ingest.serving), attached read-only as
+    """Reads the newest published copy of the warehouse (ingest.local.serving), attached read-only as
     `lakehouse`, the catalog name dbt's relations carry. A new copy replaces the old one for the
     next query; queries in flight finish on the old one."""
 

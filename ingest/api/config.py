@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.api.auth import ApiKey, AuthConfigError, parse_keys
+from ingest.api.access import ApiKey
+from ingest.api.auth import AuthConfigError, parse_keys
 from ingest.api.cache import MiB, default_budget
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -39,7 +39,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingest.api.auth import ApiKey, KeyRing, presented_key
+from ingest.api.access import ApiKey
+from ingest.api.auth import KeyRing, presented_key
 
 log = logging.getLogger("ingest.api")
 

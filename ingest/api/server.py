@@ -144,21 +144,11 @@ def print_new_key() -> int:
 
 
 def add_parser(sub) -> None:
-    """`python -m ingest api [serve|hash-key|publish|bench]`."""
+    """`python -m ingest api [serve|hash-key|publish]` (its benchmark: `python -m ingest bench --api`)."""
     p = sub.add_parser("api", help="the analytics API (metrics of the semantic layer over HTTP)")
-    p.add_argument("action", nargs="?", default="serve", choices=("serve", "hash-key", "publish", "bench"))
+    p.add_argument("action", nargs="?", default="serve", choices=("serve", "hash-key", "publish"))
     p.add_argument("--host", default=None, help="default 127.0.0.1 (LAKEHOUSE_API_HOST)")
     p.add_argument("--port", type=int, default=None, help="default 8300 (LAKEHOUSE_API_PORT)")
-    p.add_argument("--lines", type=int, default=541_909, help="bench: lines (the UCI year's)")
-    p.add_argument("--clients", type=int, default=4, help="bench: client processes of the cached run")
-    p.add_argument(
-        "--levels", default="1,4,8", help="bench: client processes of the uncached runs, comma-separated"
-    )
-    p.add_argument(
-        "--reuse", action="store_true", help="bench: serve the year a previous run published, if any"
-    )
-    p.add_argument("--seconds", type=float, default=15.0, help="bench: seconds per run")
-    p.add_argument("--out", default="bench/results.md", help="bench: results file (appended)")
     p.set_defaults(func=_cmd_api)
 
 
@@ -166,21 +156,10 @@ def _cmd_api(args) -> int:
     if args.action == "hash-key":
         return print_new_key()
     if args.action == "publish":
-        from ingest import serving
+        from ingest.local import serving
 
         data = DataDir.from_env()
         snapshot = serving.publish(data.warehouse)
         print(f"api: published {snapshot.path} for readers")
         return 0
-    if args.action == "bench":
-        from ingest.api import bench
-
-        return bench.main(
-            lines=args.lines,
-            clients=args.clients,
-            seconds=args.seconds,
-            out=args.out,
-            levels=tuple(int(n) for n in args.levels.split(",") if n.strip()),
-            reuse=args.reuse,
-        )
     return main(host=args.host, port=args.port)

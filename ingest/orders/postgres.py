@@ -1,6 +1,6 @@
 """The orders database: a project-owned PostgreSQL cluster on 127.0.0.1 (embedded default).
 
-Like the broker (ingest/broker.py): `start` / `stop` / `status` / `running()`, the PID and
+Like the broker (ingest/local/broker.py): `start` / `stop` / `status` / `running()`, the PID and
 port recorded under data/run, stopped by its own PID, never by name. The cluster lives in
 $LAKEHOUSE_DATA_DIR/postgres with `wal_level=logical` for the outbox relay, trust
 authentication and TCP on 127.0.0.1 only (the unix socket stays inside the data directory).
@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import services
-from ingest.broker import free_port
+from ingest.local import services
+from ingest.local.broker import free_port
 from ingest.paths import DataDir
 
 DATABASE = "orders"

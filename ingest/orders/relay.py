@@ -20,9 +20,8 @@ hour; `--retention-minutes`), as Event Hubs keeps events for its retention perio
 rows older than that are pruned every second; a row not yet published is never pruned. The
 retained rows are what `ingest.orders.replay` publishes again when a broker lost events it
 had acknowledged (the local broker keeps topics in memory only). The relay's position is
-recorded in `relay_state` for reporting, with what pruning removed. `lag()`: outbox rows not
-yet published, the age of the oldest, and the slot's WAL distance behind
-pg_current_wal_lsn().
+recorded in `relay_state` for reporting, with what pruning removed. The outbox's own
+operations (publish, mark published, prune, lag, retention) live in ingest.orders.outbox.
 
 PostgreSQL or the broker unavailable: a message saying which, then retries with backoff;
 the position lives in the slot, so a retry (or a restart) resumes where it was confirmed.
@@ -40,13 +39,16 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, Producer
 
 from ingest.config import KafkaConfig
-from ingest.orders import DEFAULT_RETENTION_MINUTES, pgoutput
+from ingest.errors import first_line
+from ingest.orders import DEFAULT_RETENTION_MINUTES, outbox, pgoutput
 from ingest.orders.postgres import PUBLICATION, SLOT
 from ingest.producer import produce, producer_config
 
-OUTBOX_TABLE = "outbox"
 DEFAULT_RETENTION_S = DEFAULT_RETENTION_MINUTES * 60
 MARK_EVERY_S = 0.2  # acknowledged rows are marked and the slot confirmed at most this often
+# an acknowledged row the relay's marking cannot see for this long was deleted (pruned: it had been
+# published); until then it is not yet visible, and the slot is not confirmed past it
+INVISIBLE_GRACE_S = 30.0
 
 
 class RelayError(RuntimeError):
@@ -90,6 +92,7 @@ class _Pending:
     ids: list[int]  # its outbox rows
     remaining: int = 0
     failed: str | None = None
+    acked_at: float = 0.0  # when every row was acknowledged (monotonic)
 
     def __post_init__(self) -> None:
         self.remaining = self.size
@@ -103,11 +106,6 @@ class _Pending:
             self.remaining -= 1
         elif self.failed is None:
             self.failed = str(err)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Relay:
@@ -136,9 +134,9 @@ class Relay:
                 self._session(stop, deadline)
                 backoff = 0.5
             except psycopg2.OperationalError as exc:
-                self._log(f"orders database unavailable: {_first_line(exc)}; retrying in {backoff:.1f}s")
+                self._log(f"orders database unavailable: {first_line(exc)}; retrying in {backoff:.1f}s")
             except psycopg2.Error as exc:
-                self._log(f"replication failed: {_first_line(exc)}; retrying in {backoff:.1f}s")
+                self._log(f"replication failed: {first_line(exc)}; retrying in {backoff:.1f}s")
             except RelayError as exc:
                 self._log(f"{exc}; resuming from the slot's confirmed position in {backoff:.1f}s")
             else:
@@ -218,7 +216,7 @@ class Relay:
                     relation = relations.get(message.relation_id)
                     if relation is None:
                         raise RelayError(f"insert for unknown relation {message.relation_id}")
-                    if relation.name == OUTBOX_TABLE:
+                    if relation.name == outbox.TABLE:
                         row = dict(zip((c.name for c in relation.columns), message.new, strict=True))
                         rows.append((int(row["id"]), row["aggregate_id"], row["payload"]))
                 elif isinstance(message, pgoutput.Commit):
@@ -257,36 +255,17 @@ class Relay:
         through the slot; Silver dedupes by event_id), then marked published. If that fails,
         the slot is dropped again so the next attempt backfills again instead of skipping
         those rows."""
-        failures: list[str] = []
-
-        def on_delivery(err: KafkaError | None, _msg) -> None:
-            if err is not None:
-                failures.append(str(err))
-
-        with side.cursor() as cur:
-            cur.execute(
-                f"""select id, aggregate_id, payload, created_at from {OUTBOX_TABLE}
-                    where published_at is null order by id"""
-            )
-            rows = cur.fetchall()
-        for _id, key, payload, created_at in rows:
-            produce(
-                producer,
-                self.config.kafka.topic,
-                payload.encode(),
-                key.encode(),
-                timestamp=int(created_at.timestamp() * 1000),
-                on_delivery=on_delivery,
-            )
-        if producer.flush(60) or failures:
+        rows = outbox.unpublished(side)
+        delivery = outbox.publish(producer, self.config.kafka.topic, rows)
+        if not delivery.complete:
             with side.cursor() as cur:
                 cur.execute("select pg_drop_replication_slot(%s)", (self.config.slot,))
             raise RelayError(
                 f"publishing the {len(rows):,} outbox rows older than the new slot failed "
-                f"({failures[0] if failures else 'not acknowledged in 60 s'}); slot dropped, retrying"
+                f"({delivery.reason()}); slot dropped, retrying"
             )
         if rows:
-            mark_published(side, [row[0] for row in rows])
+            outbox.mark_published(side, delivery.ids)
             self._log(f"published {len(rows):,} outbox rows committed before the slot existed")
 
     def _confirm(self, cur, side, pending: collections.deque[_Pending], force: bool = False) -> None:
@@ -296,7 +275,9 @@ class Relay:
         so retention and replay can rely on `published_at`. Done at most every MARK_EVERY_S
         (`force`: now): the less a restart has to resend, the fewer round trips per event."""
         while pending and pending[0].remaining == 0 and pending[0].failed is None:
-            self._acked.append(pending.popleft())
+            entry = pending.popleft()
+            entry.acked_at = time.monotonic()
+            self._acked.append(entry)
         for entry in pending:
             if entry.failed is not None:
                 raise RelayError(f"the broker did not acknowledge an event: {entry.failed}")
@@ -304,22 +285,30 @@ class Relay:
         if not self._acked or (not force and now - self._last_marked < MARK_EVERY_S):
             return
         self._last_marked = now
-        mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        marked = outbox.mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        # in commit order, up to the first transaction whose rows this session cannot see yet
+        # (retried next time); rows gone for INVISIBLE_GRACE_S were deleted, so published before
+        done = 0
         for entry in self._acked:
+            if not marked.issuperset(entry.ids) and now - entry.acked_at < INVISIBLE_GRACE_S:
+                break
+            done += 1
+        confirmed, self._acked = self._acked[:done], self._acked[done:]
+        for entry in confirmed:
             self.stats.confirmed_lsn = max(self.stats.confirmed_lsn, entry.end_lsn)
             self.stats.confirmed_outbox_id = max(self.stats.confirmed_outbox_id, max(entry.ids, default=0))
             self.stats.transactions += 1
             self.stats.published += entry.size
             self._unrecorded += entry.size
-        self._acked.clear()
-        lsn = self.stats.confirmed_lsn
-        cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
+        if confirmed:
+            lsn = self.stats.confirmed_lsn
+            cur.send_feedback(write_lsn=lsn, flush_lsn=lsn, force=True)
 
     def _cleanup(self, side) -> None:
         """Prune published rows older than the retention window; record the confirmed position
         and what pruning removed in relay_state (lag and replay reporting)."""
         with side.cursor() as cur:
-            pruned, through = prune(cur, self.config.retention_s, self.config.prune_batch)
+            pruned, through = outbox.prune(cur, self.config.retention_s, self.config.prune_batch)
             self.stats.pruned += pruned
             self._unrecorded_pruned += pruned
             self._pruned_through_id = max(self._pruned_through_id, through)
@@ -358,97 +347,3 @@ class Relay:
             )
             self._unrecorded = 0
             self._unrecorded_pruned = 0
-
-
-def mark_published(conn, ids: list[int]) -> None:
-    """Set `published_at` on these outbox rows (those not marked yet), with an autocommit
-    connection: done before the slot is confirmed past them."""
-    if not ids:
-        return
-    with conn.cursor() as cur:
-        cur.execute(
-            f"update {OUTBOX_TABLE} set published_at = now() where id = any(%s) and published_at is null",
-            (ids,),
-        )
-
-
-def prune(cur, retention_s: float, limit: int) -> tuple[int, int]:
-    """Delete up to `limit` published rows older than the retention window (oldest first);
-    a row not yet published is never deleted, however old. Returns (rows deleted, highest
-    outbox id deleted or 0)."""
-    cur.execute(
-        f"""with gone as (
-                delete from {OUTBOX_TABLE} where id in (
-                    select id from {OUTBOX_TABLE}
-                    where published_at < now() - make_interval(secs => %s)
-                    order by published_at
-                    limit %s)
-                returning id)
-            select count(*), coalesce(max(id), 0) from gone""",
-        (float(retention_s), int(limit)),
-    )
-    deleted, through = cur.fetchone()
-    return int(deleted), int(through)
-
-
-@dataclass(frozen=True)
-class Lag:
-    rows: int  # outbox rows committed but not yet published (acknowledged and marked)
-    seconds: float  # age of the oldest of them
-    wal_bytes: int | None  # the slot's confirmed position behind the current WAL position
-    slot_active: bool
-
-
-def lag(dsn: str, slot: str = SLOT) -> Lag:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f"""select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
-                    from {OUTBOX_TABLE} where published_at is null"""
-            )
-            rows, seconds = cur.fetchone()
-            cur.execute(
-                """select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), active
-                   from pg_replication_slots where slot_name = %s""",
-                (slot,),
-            )
-            found = cur.fetchone()
-    finally:
-        conn.close()
-    wal_bytes, active = (int(found[0]), bool(found[1])) if found else (None, False)
-    return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=active)
-
-
-@dataclass(frozen=True)
-class Retention:
-    """What the outbox keeps for a replay: published rows inside the retention window."""
-
-    rows: int  # published rows still in the outbox
-    oldest_published_s: float  # how long ago the oldest of them was published
-    pruned: int  # rows pruned so far (relay_state)
-    pruned_through_id: int  # the highest outbox id pruned (0: none)
-
-
-def retention(dsn: str, slot: str = SLOT) -> Retention:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f"""select count(*), coalesce(extract(epoch from now() - min(published_at)), 0)
-                    from {OUTBOX_TABLE} where published_at is not null"""
-            )
-            rows, seconds = cur.fetchone()
-            cur.execute(
-                "select coalesce(sum(pruned), 0), coalesce(max(pruned_through_id), 0) "
-                "from relay_state where slot_name = %s",
-                (slot,),
-            )
-            pruned, through = cur.fetchone()
-    finally:
-        conn.close()
-    return Retention(int(rows), float(seconds), int(pruned), int(through))

@@ -30,17 +30,16 @@ Bronze must then read the new topic from its start: `python -m ingest bronze
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ingest.config import KafkaConfig
-from ingest.orders.relay import OUTBOX_TABLE, retention
+from ingest.orders import outbox
 from ingest.paths import delta_table_exists
-from ingest.producer import produce, producer_config
+from ingest.producer import producer_config
 
-FETCH_ROWS = 5_000
 # Bronze rows ingested this long before the oldest retained row was created are not read:
 # an event is ingested after its commit (one clock; the margin covers clock steps).
 LANDED_MARGIN = timedelta(minutes=5)
@@ -124,45 +123,21 @@ def landed_event_ids(bronze_table: Path, since: datetime | None = None) -> set[s
     return set(table.column("event_id").drop_null().to_pylist())
 
 
-def _retained_rows(conn, until: datetime | None) -> Iterator[RetainedRow]:
-    """Every retained row (published or not) created up to `until`, in id order, streamed."""
-    with conn.cursor(name="replay_rows") as cur:
-        cur.itersize = FETCH_ROWS
-        cur.execute(
-            f"""select id, event_id::text, published_at is not null from {OUTBOX_TABLE}
-                where %(until)s::timestamptz is null or created_at <= %(until)s
-                order by id""",
-            {"until": until},
-        )
-        for outbox_id, event_id, published in cur:
-            yield RetainedRow(int(outbox_id), event_id, bool(published))
-
-
-def _oldest_created(conn, until: datetime | None) -> datetime | None:
-    with conn.cursor() as cur:
-        cur.execute(
-            f"""select min(created_at) from {OUTBOX_TABLE}
-                where %(until)s::timestamptz is null or created_at <= %(until)s""",
-            {"until": until},
-        )
-        return cur.fetchone()[0]
-
-
 def make_plan(
     dsn: str, bronze_table: Path | None, until: datetime | None = None, everything: bool = False
 ) -> ReplayPlan:
     """The plan for this outbox and this Bronze table (`everything`: the whole window)."""
     import psycopg2
 
-    pruned_through = retention(dsn).pruned_through_id
+    pruned_through = outbox.retention(dsn).pruned_through_id
     conn = psycopg2.connect(dsn)
     try:
         with conn:
-            oldest = _oldest_created(conn, until)
+            oldest = outbox.oldest_created(conn, until)
             landed: set[str] = set()
             if bronze_table is not None and oldest is not None:
                 landed = landed_event_ids(bronze_table, oldest - LANDED_MARGIN)
-            rows = _retained_rows(conn, until)
+            rows = (RetainedRow(*fields) for fields in outbox.retained_events(conn, until))
             return plan(rows, landed, pruned_through, everything)
     finally:
         conn.close()
@@ -203,17 +178,11 @@ def publish(
     transaction's start; the relay uses the commit time, a few milliseconds later). Raises
     ReplayError unless the broker acknowledged every one."""
     import psycopg2
-    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka import Producer
 
     result = ReplayResult(the_plan)
     if the_plan.from_id is None:
         return result
-
-    def on_delivery(err: KafkaError | None, _msg) -> None:
-        if err is None:
-            result.published += 1
-        elif len(result.failures) < 5:
-            result.failures.append(str(err))
 
     config = {**producer_config(kafka)}
     if logger is not None:
@@ -221,34 +190,19 @@ def publish(
         config["error_cb"] = lambda err: logger.warning("replay producer: %s", err)
     producer = Producer(config)
     conn = psycopg2.connect(dsn)
-    sent = 0
     try:
-        with conn, conn.cursor(name="replay_publish") as cur:
-            cur.itersize = FETCH_ROWS
-            cur.execute(
-                f"""select aggregate_id, payload, created_at from {OUTBOX_TABLE}
-                    where id >= %(from_id)s
-                      and (%(until)s::timestamptz is null or created_at <= %(until)s)
-                    order by id""",
-                {"from_id": the_plan.from_id, "until": until},
-            )
-            for key, payload, created_at in cur:
-                produce(
-                    producer,
-                    kafka.topic,
-                    payload.encode(),
-                    key.encode(),
-                    timestamp=int(created_at.timestamp() * 1000),
-                    on_delivery=on_delivery,
-                )
-                sent += 1
-                producer.poll(0)
+        with conn:
+            rows = outbox.retained_from(conn, the_plan.from_id, until)
+            delivery = outbox.publish(producer, kafka.topic, rows)
     finally:
         conn.close()
-        left = producer.flush(60)
-    if left or result.failures or result.published != sent:
-        reason = result.failures[0] if result.failures else f"{left:,} not acknowledged in 60 s"
-        raise ReplayError(f"replay: {result.published:,} of {sent:,} outbox events acknowledged ({reason})")
+    result.published = delivery.acknowledged
+    result.failures = delivery.failures
+    if not delivery.complete:
+        raise ReplayError(
+            f"replay: {delivery.acknowledged:,} of {delivery.sent:,} outbox events acknowledged "
+            f"({delivery.reason()})"
+        )
     return result
 
 

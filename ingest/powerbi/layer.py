@@ -138,7 +138,7 @@ class GoldModel:
 
 def parse_project(project_dir: Path, target_path: Path) -> Path:
     """`dbt parse` of the project (local target, throw-away data directory) into target_path."""
-    from ingest.dbt import dbt_executable
+    from ingest.local.dbt import dbt_executable
 
     target_path.mkdir(parents=True, exist_ok=True)
     (target_path / "data" / "warehouse").mkdir(parents=True, exist_ok=True)

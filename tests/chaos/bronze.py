@@ -21,10 +21,12 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-from ingest import broker, failpoints, producer
+from ingest import failpoints, producer
 from ingest.bronze.sinks import query_app_id
 from ingest.config import BronzeConfig, KafkaConfig
+from ingest.local import broker
 from ingest.paths import PROJECT_DIR, DataDir, delta_table_exists
+from tests.waiting import wait_for
 
 from .ledger import bronze_tally
 from .results import Fault
@@ -241,18 +243,17 @@ def disk_full_trial(root: Path, rounds: int, megabytes: int = 96) -> Fault:
 
 
 def _landed(rig: BronzeRig) -> int:
-    from ingest.measure import bronze_rows
+    from ingest.local.measure import bronze_rows
 
     return bronze_rows(rig.data.bronze_table)
 
 
 def _wait(predicate, proc: subprocess.Popen, rig: BronzeRig, what: str, timeout_s: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
+    def holds() -> bool:
         if proc.poll() is not None:
             raise AssertionError(
                 f"the ingester exited ({proc.returncode}) waiting for {what}: {rig.logs[-1]}"
             )
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {rig.logs[-1]}")
-        time.sleep(0.25)
+        return predicate()
+
+    wait_for(holds, what, timeout_s, interval_s=0.25, detail=lambda: rig.logs[-1])

@@ -13,7 +13,7 @@ import time
 
 import duckdb
 
-from ingest.dbt import dbt_executable, profile_args
+from ingest.local.dbt import dbt_executable, profile_args
 from ingest.paths import PROJECT_DIR
 
 from .bronze import BATCH, BronzeRig

@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest import services
+from ingest.local import services
 from ingest.orders import postgres
 from ingest.paths import ENV_VAR, PROJECT_DIR, DataDir
+from tests.waiting import wait_for
 
 from .ledger import silver_tally
 from .results import Fault
@@ -110,11 +111,11 @@ class RunnerUnderTest:
         return "".join(self.output)
 
     def wait_for(self, predicate, what: str, timeout_s: float = 240.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
+        def holds() -> bool:
             assert self.proc.poll() is None, f"the runner exited waiting for {what}:\n{self.text()[-3000:]}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{self.text()[-3000:]}"
-            time.sleep(0.2)
+            return predicate()
+
+        wait_for(holds, what, timeout_s, detail=lambda: self.text()[-3000:])
 
     def said(self, words: str) -> int:
         return sum(words in line for line in self.output)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ingest import serving
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local import serving
+from ingest.local.dbt import run_dbt
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.testing.bronze_writer import BronzeWriter, event, line
 
 COUNTRIES = ("United Kingdom", "France", "Germany", "EIRE", "Spain")
 SEMANTIC_MANIFEST = PROJECT_DIR / "target" / "semantic_manifest.json"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ingest.testing.bronze_writer import line
+from ingest.benchmarks.bronze_writer import line
 
 CASES: dict[str, tuple[dict, str, str]] = {
     # event_id: (line fields, expected status, expected rules (quarantine or warning))

@@ -1,7 +1,8 @@
-"""Helpers for the integration tests: run the CLI, read Bronze."""
+"""Helpers for the integration tests: run the CLI and the runner, read its records and Bronze."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from ingest.paths import PROJECT_DIR, DataDir
+
+from ..waiting import wait_for
 
 
 def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -56,6 +59,30 @@ def start_runner(*args: str, api_port: int, dashboard_port: int = 0):
     reader = threading.Thread(target=lambda: output.extend(runner.stdout), daemon=True)
     reader.start()
     return runner, output, reader
+
+
+def runner_records(data_root: Path, name: str = "status.jsonl") -> list[dict]:
+    """The JSON records the runner wrote in data/run (status.jsonl: one per status line, with
+    its numbers; dbt-runs.jsonl: one per finished dbt run)."""
+    path = DataDir(data_root).run / name
+    return (
+        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    )
+
+
+def simulator_started(output: list[str]) -> bool:
+    """The runner has said it started the simulator (everything else runs by then)."""
+    return any(line.startswith("run: simulator") for line in output)
+
+
+def wait_for_runner(runner: subprocess.Popen, output: list[str], condition, what: str, timeout_s: float):
+    """Wait for `condition` while the runner runs; fail with its last output otherwise."""
+
+    def holds():
+        assert runner.poll() is None, f"the runner exited ({runner.poll()}): " + "".join(output)[-3000:]
+        return condition()
+
+    return wait_for(holds, what, timeout_s, detail=lambda: "".join(output)[-3000:])
 
 
 def bronze_path(data_root: Path) -> str:

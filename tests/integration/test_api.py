@@ -5,15 +5,17 @@ rate limits and the cache behave, and the order lookup traces each line to its e
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest import serving
-from ingest.api.auth import ApiKey, hash_key, parse_keys
+from ingest.api.access import ApiKey
+from ingest.api.auth import hash_key, parse_keys
 from ingest.api.config import ApiConfig
 from ingest.api.server import build
+from ingest.local import serving
 from ingest.paths import DataDir
 
 from . import api_warehouse
@@ -330,12 +332,18 @@ def test_unknown_order_is_404_and_bad_number_is_422(api):
     assert api.get("/v1/orders/1'or'1").status_code == 422
 
 
-def test_health_reports_gold_freshness(api, gold):
+def test_health_reports_gold_freshness(api, gold, warehouse):
+    published = serving.current(warehouse).published_at  # the build the API serves
+    before = datetime.now(UTC)
     health = api.get("/v1/health").json()
+    after = datetime.now(UTC)
     lines, newest = gold.execute("select count(*), max(source_event_at) from gold.fct_sales_lines").fetchone()
     assert health["gold_lines"] == lines
     assert health["newest_source_event_at"].startswith(newest.isoformat()[:19])
-    assert health["gold_age_seconds"] >= 0
+    assert datetime.fromisoformat(health["gold_built_at"]) == published
+    # its age: now minus that build's end, measured while the request was answered (ms rounding)
+    earliest, latest = (before - published).total_seconds(), (after - published).total_seconds()
+    assert earliest - 0.001 <= health["gold_age_seconds"] <= latest + 0.001
 
 
 def test_nothing_published_yet_is_503_with_what_to_run(tmp_path):

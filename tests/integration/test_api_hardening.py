@@ -11,12 +11,12 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest import serving
 from ingest.api.config import ApiConfig
 from ingest.api.server import build
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local import serving
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
-from ingest.testing.bronze_writer import BronzeWriter, event, line
 
 from . import api_warehouse
 

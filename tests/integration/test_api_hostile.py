@@ -16,12 +16,12 @@ import os
 
 import pytest
 
-from ingest import serving
 from ingest.api.auth import hash_key
 from ingest.api.server import free_port, spawn
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter
+from ingest.local import serving
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
-from ingest.testing.bronze_writer import BronzeWriter
 
 from . import api_warehouse
 from .test_api_hardening import PLANTED, PLANTED_QUERY, planted_events

@@ -135,7 +135,7 @@ def probe(data: DataDir, cache_mb: float | None, pythonpath: str | None = None, 
 
 @pytest.fixture(scope="module")
 def year(data_root) -> DataDir:
-    from ingest.api.bench import build_year
+    from ingest.benchmarks.api import build_year
 
     data = DataDir(data_root).below("memory")
     build_year(data, LINES)

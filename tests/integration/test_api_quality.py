@@ -8,10 +8,10 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest import serving
 from ingest.api.config import ApiConfig
 from ingest.api.server import build
-from ingest.dbt import run_dbt
+from ingest.local import serving
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
 
 from . import api_warehouse

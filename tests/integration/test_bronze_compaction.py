@@ -9,10 +9,10 @@ import threading
 import pytest
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
 from ingest.bronze.maintenance import compact, disk_use
 from ingest.dbt_bronze_plugin import Plugin
 from ingest.paths import DataDir
-from ingest.testing.bronze_writer import BronzeWriter, event, line
 
 from .helpers import cli
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import shutil
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from ingest import broker, producer
+from ingest import producer
 from ingest.config import KafkaConfig
+from ingest.local import broker
 from ingest.paths import DataDir
 
+from ..waiting import wait_for
 from .helpers import bronze_table, bronze_version, cli, delta_commits, start_cli
 
 pytestmark = pytest.mark.integration
@@ -41,9 +42,12 @@ def published(kafka_broker, data_root):
 
 def test_sigkill_in_the_middle_of_a_drain_then_restart_lands_every_event_once(published, data_root):
     proc = start_cli("bronze", "--available-now", "--max-events-per-batch", str(BATCH))
-    deadline = time.monotonic() + 180
-    while delta_commits(data_root) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    wait_for(
+        lambda: delta_commits(data_root) >= 2 or proc.poll() is not None,
+        "two Bronze commits (or the drain's end)",
+        180,
+        interval_s=0.05,
+    )
     assert proc.poll() is None, f"the drain ended before it could be killed:\n{proc.stdout.read()}"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.dbt import run_dbt
-from ingest.testing.bronze_writer import BronzeWriter, event, line
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local.dbt import run_dbt
 
 from .helpers import bronze_path
 

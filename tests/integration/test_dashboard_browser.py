@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.parse
 from datetime import date
 from pathlib import Path
@@ -19,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from ingest.api.server import free_port, wait_ready
-from ingest.dashboard import app as dashboard
+from ingest.dashboard import formatting, periods
 from ingest.paths import PROJECT_DIR, DataDir
 
+from ..waiting import wait_for
 from . import api_warehouse
 
 pytestmark = pytest.mark.integration
@@ -58,17 +58,23 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _wait_dashboard(port: int, process: subprocess.Popen, log: Path) -> None:
     """Until Streamlit answers its health check; fails with its log if it exits or never answers."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         assert process.poll() is None, f"the dashboard exited: {log.read_text()[-3000:]}"
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("GET", "/_stcore/health")
-            if conn.getresponse().status == 200:
-                return
+            return conn.getresponse().status == 200
         except OSError:
-            time.sleep(0.3)  # polling interval of a readiness check, not synchronisation
-    pytest.fail(f"the dashboard did not answer on port {port} in {WAIT_S} s: {log.read_text()[-3000:]}")
+            return False
+
+    wait_for(
+        healthy,
+        f"the dashboard on port {port}",
+        WAIT_S,
+        interval_s=0.3,
+        detail=lambda: log.read_text()[-3000:],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -225,9 +231,9 @@ def money(value: float) -> str:
 def test_sales_tiles_equal_the_apis_figures(stack, browser):
     expected = totals(stack["api"])
     open_page(browser, stack, "sales")
-    assert browser.tile("Net revenue") == dashboard.compact_money(expected["net_revenue"])
-    assert browser.tile("Orders") == dashboard.compact_count(expected["orders"])
-    assert browser.tile("Customers") == dashboard.compact_count(expected["distinct_customers"])
+    assert browser.tile("Net revenue") == formatting.compact_money(expected["net_revenue"])
+    assert browser.tile("Orders") == formatting.compact_count(expected["orders"])
+    assert browser.tile("Customers") == formatting.compact_count(expected["distinct_customers"])
     browser.wait(
         lambda d: d.find_elements("css selector", '[data-testid="stVegaLiteChart"], .vega-embed'),
         "the revenue chart",
@@ -265,9 +271,9 @@ def test_sales_headline_figures_are_whole(stack, browser, width):
         browser.tile("Return rate")
         cut = {label: parts for label, parts in browser.driver.execute_script(CUT_TEXT) if parts}
         assert not cut, f"tile text cut at {width} px: {cut}"
-        assert browser.tile("Net revenue") == dashboard.compact_money(expected["net_revenue"])
-        assert browser.tile("Orders") == dashboard.compact_count(expected["orders"])
-        assert browser.tile("Customers") == dashboard.compact_count(expected["distinct_customers"])
+        assert browser.tile("Net revenue") == formatting.compact_money(expected["net_revenue"])
+        assert browser.tile("Orders") == formatting.compact_count(expected["orders"])
+        assert browser.tile("Customers") == formatting.compact_count(expected["distinct_customers"])
         # hovering the tile's help shows the exact figure
         tile = next(
             t
@@ -311,10 +317,10 @@ def test_sales_tiles_say_when_there_is_no_same_period_last_year(stack, browser):
             e.text.strip()
             for e in d.find_elements("css selector", '[data-testid="stMetricDeltaDescription"]')
         ]
-        return found if len(found) == len(dashboard.HEADLINES) else None
+        return found if len(found) == len(periods.HEADLINES) else None
 
-    assert set(browser.wait(descriptions, "a comparison under each tile")) == {dashboard.NO_PRIOR}
-    period = dashboard._days((first, last))
+    assert set(browser.wait(descriptions, "a comparison under each tile")) == {periods.NO_PRIOR}
+    period = periods.days_text((first, last))
     browser.wait(lambda d: f"{period} (all the data)" in d.page_source, f"the period {period}")
     assert not browser.driver.find_elements("css selector", '[data-testid="stMetricDelta"]'), "a 0% shown"
     cut = {label: parts for label, parts in browser.driver.execute_script(CUT_TEXT) if parts}
@@ -328,15 +334,15 @@ def test_sales_country_filter_changes_the_figures_to_the_apis(stack, browser):
     everything, france = totals(stack["api"]), totals(stack["api"], FRANCE)
     assert france["net_revenue"] != everything["net_revenue"]
     open_page(browser, stack, "sales")
-    browser.tile("Net revenue", equals=dashboard.compact_money(everything["net_revenue"]))
+    browser.tile("Net revenue", equals=formatting.compact_money(everything["net_revenue"]))
     box = browser.wait(
         lambda d: d.find_element("css selector", '[data-testid="stMultiSelect"] input'), "the country filter"
     )
     box.click()
     box.send_keys("France")
     box.send_keys(Keys.ENTER)
-    assert browser.tile("Net revenue", equals=dashboard.compact_money(france["net_revenue"]))
-    assert browser.tile("Orders") == dashboard.compact_count(france["orders"])
+    assert browser.tile("Net revenue", equals=formatting.compact_money(france["net_revenue"]))
+    assert browser.tile("Orders") == formatting.compact_count(france["orders"])
     browser.screenshot("sales-france")
     browser.drain_network_log()
 
@@ -406,9 +412,9 @@ def test_every_page_honours_the_date_range(stack, browser):
     )["rows"][0]["metric_time__day"][:10]
     label = "1 Mar 2019 – 31 Mar 2019"
     browser.driver.get(f"http://127.0.0.1:{stack['dashboard']}/?page=sales&start=2019-03-01&end=2019-03-31")
-    assert browser.tile("Net revenue", equals=dashboard.compact_money(march["net_revenue"]))
-    assert browser.tile("Orders") == dashboard.compact_count(march["orders"])
-    assert browser.tile("Customers") == dashboard.compact_count(march["distinct_customers"])
+    assert browser.tile("Net revenue", equals=formatting.compact_money(march["net_revenue"]))
+    assert browser.tile("Orders") == formatting.compact_count(march["orders"])
+    assert browser.tile("Customers") == formatting.compact_count(march["distinct_customers"])
     browser.wait(lambda d: f"{label}, each figure beside" in d.page_source, "the period caption")
     date_box = '[data-testid="stSidebar"] [data-testid="stDateInput"] input'
     shown = browser.wait(

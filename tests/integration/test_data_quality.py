@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,20 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from ingest.dbt import DbtWorker, run_dbt
+from ingest.benchmarks.bronze_writer import (
+    BASE_TIME,
+    TOPIC,
+    BronzeWriter,
+    event,
+    invalid,
+    line,
+    record_columns,
+)
+from ingest.local.dbt import DbtWorker, run_dbt
+from ingest.local.schedule import DbtScheduler
 from ingest.paths import PROJECT_DIR, DataDir
-from ingest.schedule import DbtScheduler
-from ingest.testing.bronze_writer import BASE_TIME, TOPIC, BronzeWriter, event, invalid, line, record_columns
+
+from ..waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -135,10 +144,7 @@ class Runner:
 
     def build(self, *layers: str) -> None:
         self.scheduler.launch(layers, now=0.0)
-        deadline = time.monotonic() + 600
-        while (run := self.scheduler.poll()) is None:
-            assert time.monotonic() < deadline, "the dbt run did not finish in 10 minutes"
-            time.sleep(0.2)
+        run = wait_for(self.scheduler.poll, "the dbt run to finish", 600)
         assert run.ok, f"dbt build of {layers} failed; see {self.worker.log_path}"
 
 

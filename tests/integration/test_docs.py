@@ -7,14 +7,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from ingest.broker import free_port
-from ingest.testing.bronze_writer import BronzeWriter, event, line
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local.broker import free_port
 
+from ..waiting import wait_for
 from .helpers import PROJECT_DIR, bronze_path
 
 pytestmark = pytest.mark.integration
@@ -33,15 +33,16 @@ def docs_site(data_root):
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
+
+    def answers() -> bool:
         assert server.poll() is None, f"the docs server exited ({server.returncode})"
         try:
             urllib.request.urlopen(base, timeout=2).close()
-            break
+            return True
         except OSError:
-            assert time.monotonic() < deadline, "the docs server did not answer within 180 s"
-            time.sleep(1)
+            return False
+
+    wait_for(answers, "the docs server to answer", 180, interval_s=1)
     yield base
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)

@@ -10,18 +10,19 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 
 import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from deltalake import DeltaTable
 
-from ingest import broker, producer
+from ingest import producer
 from ingest.config import KafkaConfig
-from ingest.orders.relay import lag
+from ingest.local import broker
+from ingest.orders.outbox import lag
 from ingest.paths import DataDir
 
+from ..waiting import wait_for
 from .helpers import PROJECT_DIR
 from .outbox_helpers import query, read_topic
 
@@ -95,11 +96,15 @@ def test_the_relay_publishes_the_outbox_with_event_hubs_settings(sasl_broker, or
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while lag(dsn).rows or len({r.value for r in read_topic(running.bootstrap_servers)} - before) < lines:
+
+        def published() -> bool:
             assert relay.poll() is None, relay.stderr.read()[-2000:]
-            assert time.monotonic() < deadline, f"the relay did not publish the outbox: {lag(dsn)}"
-            time.sleep(0.5)
+            return (
+                not lag(dsn).rows
+                and len({r.value for r in read_topic(running.bootstrap_servers)} - before) >= lines
+            )
+
+        wait_for(published, "the relay to publish the outbox", 90, interval_s=0.5, detail=lambda: lag(dsn))
     finally:
         relay.terminate()
         relay.wait(30)

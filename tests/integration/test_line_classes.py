@@ -11,9 +11,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
-from ingest.testing.bronze_writer import BronzeWriter, event, line
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from ingest.dbt import dbt_executable
 from ingest.jvm import spark_conf
+from ingest.local.dbt import dbt_executable
 from ingest.paths import PROJECT_DIR
 
 pytestmark = pytest.mark.integration

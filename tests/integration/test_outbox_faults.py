@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
-from ingest import broker
 from ingest.config import KafkaConfig
+from ingest.local import broker
 from ingest.orders import postgres, simulator
-from ingest.orders.relay import Relay, RelayConfig, lag
+from ingest.orders.outbox import lag
+from ingest.orders.relay import Relay, RelayConfig
+from ingest.paths import DataDir
 
+from ..waiting import wait_for
 from .outbox_helpers import query, read_topic
 
 pytestmark = pytest.mark.integration
@@ -44,11 +50,8 @@ class RelayThread:
         self.thread.join(60)
         assert not self.thread.is_alive(), "the relay did not stop"
 
-    def wait_for(self, predicate, timeout_s: float = 30.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.messages[-5:]}"
-            time.sleep(0.2)
+    def wait_for(self, predicate, what: str, timeout_s: float = 30.0) -> None:
+        wait_for(predicate, what, timeout_s, detail=lambda: self.messages[-5:])
 
 
 def event_ids_in_topic(bootstrap: str) -> set[str]:
@@ -59,29 +62,40 @@ def all_event_ids(dsn: str) -> set[str]:
     return {row[0] for row in query(dsn, "select event_id::text from order_lines")}
 
 
+def unpublished_event_ids(dsn: str) -> set[str]:
+    return {row[0] for row in query(dsn, "select event_id::text from outbox where published_at is null")}
+
+
 def test_broker_down_nothing_is_confirmed_and_everything_arrives_once_it_is_back(orders_db):
     dsn = orders_db.dsn()
     port = broker.free_port()
     bootstrap = f"127.0.0.1:{port}"
+    # a broker of this test's own (its own data directory): the module's broker may be running
+    own = DataDir(Path(tempfile.mkdtemp(prefix="lakehouse-broker-down-", dir="/tmp")))
     place_orders(dsn, 5)
-    with RelayThread(dsn, bootstrap) as relay:
-        relay.wait_for(lambda: any("unavailable" in m for m in relay.messages), what="a broker message")
-        time.sleep(1.0)
-        assert relay.relay.stats.transactions == 0
-        assert lag(dsn).rows == len(all_event_ids(dsn)), "rows confirmed while the broker was down"
-        broker.start(port=port)
-        try:
-            relay.wait_for(lambda: lag(dsn).rows == 0, what="the relay to catch up")
-            assert event_ids_in_topic(bootstrap) == all_event_ids(dsn)
-        finally:
-            broker.stop()
-    assert any(f"broker {bootstrap} unavailable" in m for m in relay.messages)
+    waiting = unpublished_event_ids(dsn)
+    assert len(waiting) >= 5
+    try:
+        with RelayThread(dsn, bootstrap) as relay:
+            relay.wait_for(lambda: any("unavailable" in m for m in relay.messages), what="a broker message")
+            time.sleep(1.0)  # a relay that confirmed without a broker would do it within this second
+            assert relay.relay.stats.transactions == 0
+            assert unpublished_event_ids(dsn) == waiting, "rows confirmed while the broker was down"
+            broker.start(port=port, data=own)
+            try:
+                relay.wait_for(lambda: lag(dsn).rows == 0, what="the relay to catch up")
+                assert event_ids_in_topic(bootstrap) == waiting
+            finally:
+                broker.stop(own)
+        assert any(f"broker {bootstrap} unavailable" in m for m in relay.messages)
+    finally:
+        shutil.rmtree(own.root, ignore_errors=True)
 
 
 def test_postgres_restarted_under_the_relay_it_reconnects_and_resumes(orders_db, outbox_broker):
     dsn = orders_db.dsn()
     bootstrap = outbox_broker.bootstrap_servers
-    before = all_event_ids(dsn)  # published to another broker by the test before
+    before = all_event_ids(dsn)  # published to another broker by another test, if any
     with RelayThread(dsn, bootstrap) as relay:
         place_orders(dsn, 5)
         relay.wait_for(lambda: lag(dsn).rows == 0 and relay.relay.stats.transactions, what="first orders")

@@ -15,8 +15,8 @@ from confluent_kafka import Producer
 from ingest import producer
 from ingest.bronze import job
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
-from ingest.dbt import run_dbt
 from ingest.generator import SyntheticSales
+from ingest.local.dbt import run_dbt
 from ingest.paths import warehouse_path
 from ingest.summary import collect_gold_report
 
@@ -70,7 +70,7 @@ def test_producer_acknowledges_every_line(landed):
 
 
 def test_the_topic_end_counts_every_record_published(landed):
-    from ingest.measure import TopicEnd
+    from ingest.local.measure import TopicEnd
 
     end = TopicEnd(KafkaConfig.from_env())
     try:

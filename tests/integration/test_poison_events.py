@@ -10,11 +10,11 @@ import pytest
 from confluent_kafka import Producer
 
 from ingest import events
+from ingest.benchmarks.bronze_writer import line
 from ingest.bronze import job
 from ingest.config import BronzeConfig, KafkaConfig
-from ingest.dbt import run_dbt
+from ingest.local.dbt import run_dbt
 from ingest.paths import warehouse_path
-from ingest.testing.bronze_writer import line
 
 from .helpers import bronze_table
 
@@ -347,7 +347,7 @@ def test_an_unusable_payload_is_explainable_from_silver_alone(built):
 
 
 def test_gold_builds_while_every_event_so_far_is_poison(tmp_path, monkeypatch):
-    from ingest.testing.bronze_writer import BronzeWriter, invalid
+    from ingest.benchmarks.bronze_writer import BronzeWriter, invalid
 
     from .helpers import bronze_path
 

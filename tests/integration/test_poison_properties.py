@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from ingest import events
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter
+from ingest.local.dbt import run_dbt
 from ingest.paths import warehouse_path
-from ingest.testing.bronze_writer import BronzeWriter
 
 from .helpers import bronze_path, bronze_table
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid
 from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
-from ingest.testing.bronze_writer import BronzeWriter, event, invalid
+from ingest.local.dbt import run_dbt
 
 from .helpers import bronze_path
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ingest.dbt import run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid, line
+from ingest.local.dbt import run_dbt
 from ingest.paths import warehouse_path
-from ingest.testing.bronze_writer import BronzeWriter, event, invalid, line
 
 from .cases import CASES
 from .helpers import bronze_path

@@ -18,12 +18,12 @@ import pytest
 import yaml
 from deltalake import DeltaTable, write_deltalake
 
-from ingest.dbt import dbt_executable, run_dbt
+from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid
 from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.jvm import spark_conf
+from ingest.local.dbt import dbt_executable, run_dbt
 from ingest.paths import PROJECT_DIR, warehouse_path
-from ingest.testing.bronze_writer import BronzeWriter, event, invalid
 
 from .cases import CASES
 from .helpers import bronze_path

@@ -13,7 +13,8 @@ import traceback
 import pytest
 
 from ingest.api import access, auth, lookups
-from ingest.api.auth import ApiKey, AuthConfigError, KeyRing, RateLimiter, parse_keys
+from ingest.api.access import ApiKey
+from ingest.api.auth import AuthConfigError, KeyRing, RateLimiter, parse_keys
 from ingest.api.config import ApiConfig, DatabricksSettings
 
 POWERBI_KEY = "pbi-key-4f1c2b9a7e"

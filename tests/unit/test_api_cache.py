@@ -14,12 +14,14 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.api import app as app_module
 from ingest.api import cache as cache_module
-from ingest.api.app import QueryOut, create_app, encode_answer, render_page
+from ingest.api import rendering
+from ingest.api.app import create_app
 from ingest.api.auth import AuthConfigError
 from ingest.api.cache import ENTRY_OVERHEAD, Answer, Cache, MiB, default_budget, digest, sizeof
 from ingest.api.config import ApiConfig
+from ingest.api.rendering import encode_answer, render_page
+from ingest.api.schemas import QueryOut
 from ingest.semantic import CompiledQuery
 
 
@@ -177,7 +179,7 @@ def test_a_csv_page_is_the_header_and_its_rows(offset, limit):
     answer = encode_answer(COLUMNS, ROWS, None, as_csv=True)
     content, media_type, headers = render_page(answer, offset, limit, True, False)
     assert media_type.startswith("text/csv") and headers == {"X-Total-Count": "5"}
-    expected = app_module._csv_lines([COLUMNS, *ROWS[offset : offset + limit]]).encode()
+    expected = rendering.csv_lines([COLUMNS, *ROWS[offset : offset + limit]]).encode()
     assert content == expected
     parsed = list(csv.reader(io.StringIO(content.decode())))
     assert parsed[0] == list(COLUMNS) and len(parsed) == 1 + len(ROWS[offset : offset + limit])
@@ -260,5 +262,7 @@ def test_a_wide_filter_value_is_not_kept_in_the_key():
 
 
 def test_the_cache_lives_in_its_own_module():
-    assert not hasattr(app_module, "_Cache")
-    assert app_module.Cache is cache_module.Cache
+    from ingest.api import app, dependencies
+
+    assert not hasattr(app, "_Cache")
+    assert dependencies.Cache is cache_module.Cache

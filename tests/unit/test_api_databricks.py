@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from ingest.api.app import create_app
 from ingest.api.backends import DatabricksBackend
 from ingest.api.config import ApiConfig, DatabricksSettings
-from ingest.dbt import run_dbt
+from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
 from ingest.semantic import SemanticLayer
 

@@ -21,10 +21,10 @@ from types import SimpleNamespace
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.api import app as app_module
-from ingest.api import guards
+from ingest.api import guards, rendering
+from ingest.api.access import ApiKey
 from ingest.api.app import create_app
-from ingest.api.auth import ApiKey, hash_key
+from ingest.api.auth import hash_key
 from ingest.api.config import ApiConfig
 
 SECRET = "password=hunter2-internal"
@@ -201,18 +201,16 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit_without_reading_the_
     ],
 )
 def test_a_csv_text_cell_a_spreadsheet_would_evaluate_gets_a_quote_and_numbers_stay(cell, written):
-    content, media_type, _ = app_module._render_page(
-        ["name", "net_revenue"], [(cell, -1.5)], None, 0, 10, True
-    )
+    content, media_type, _ = rendering.render_rows(["name", "net_revenue"], [(cell, -1.5)], None, 0, 10, True)
     assert media_type.startswith("text/csv")
     header, row = content.decode().split("\n", 1)
     assert header == "name,net_revenue"
     assert row == f"{written},-1.5\n"
-    assert next(csv.reader(io.StringIO(row)))[0] == ("" if cell is None else str(app_module.csv_cell(cell)))
+    assert next(csv.reader(io.StringIO(row)))[0] == ("" if cell is None else str(rendering.csv_cell(cell)))
 
 
 def test_json_pages_keep_text_as_it_is():
-    content, media_type, _ = app_module._render_page(["name", "v"], [("=1+1", -2.0)], "2019", 0, 10, False)
+    content, media_type, _ = rendering.render_rows(["name", "v"], [("=1+1", -2.0)], "2019", 0, 10, False)
     assert media_type == "application/json"
     assert json.loads(content)["rows"] == [{"name": "=1+1", "v": -2.0}]
 

@@ -4,9 +4,9 @@ the producer's encoding as the raw value, and the columns the Bronze transform p
 import pytest
 from deltalake import DeltaTable
 
+from ingest.benchmarks.bronze_writer import DEFAULT_OCCURRED_AT, BronzeWriter, event, invalid, line
 from ingest.bronze.transform import KAFKA_SCHEMA, parse_events
 from ingest.events import RECORD_COLUMNS, bronze_arrow_schema, encode
-from ingest.testing.bronze_writer import DEFAULT_OCCURRED_AT, BronzeWriter, event, invalid, line
 
 ITEMS = [
     event("e1", line()),

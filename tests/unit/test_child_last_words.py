@@ -1,6 +1,6 @@
 """What the runner quotes when a child exits is the child's own last line, not a Kafka client's."""
 
-from ingest.processes import Child
+from ingest.local.processes import Child
 
 
 def test_librdkafka_log_lines_are_not_a_childs_last_words(tmp_path):

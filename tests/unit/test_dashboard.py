@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from ingest.api.server import free_port
 from ingest.dashboard import app as dashboard
+from ingest.dashboard import formatting, periods
 from ingest.dashboard.client import ApiClient, ApiError, ApiUnavailable
 
 APP = dashboard.__file__
@@ -257,7 +258,7 @@ def test_sales_tiles_show_the_apis_totals_compact_with_the_exact_figure_in_their
     ],
 )
 def test_compact_money(value, shown):
-    assert dashboard.compact_money(value) == shown
+    assert formatting.compact_money(value) == shown
 
 
 @pytest.mark.parametrize(
@@ -281,7 +282,7 @@ def test_compact_money(value, shown):
     ],
 )
 def test_compact_count(value, shown):
-    assert dashboard.compact_count(value) == shown
+    assert formatting.compact_count(value) == shown
 
 
 def test_sales_country_filter_is_sent_to_the_api_and_changes_the_tiles():
@@ -341,33 +342,33 @@ def test_last_year_comparisons_ask_the_api_for_the_same_days_a_year_earlier():
     }
     total["return_rate"] = 0.0425
     france = [{"dimension": "country__country_name", "op": "in", "values": ["France"]}]
-    got = dashboard.last_year_comparisons(
+    got = periods.last_year_comparisons(
         api, total, france, (date(2020, 1, 1), date(2020, 2, 29)), first_day=date(2018, 7, 1)
     )
     asked = api.queries[-1]
     assert (asked["start"], asked["end"]) == (date(2019, 1, 1), date(2019, 2, 28))
-    assert asked["filters"] == france and asked["metrics"] == list(dashboard.TILES)
-    assert got["net_revenue"] == dashboard.Comparison("+20.4%", "vs £8.50K same period last year")
-    assert got["orders"] == dashboard.Comparison("0.0%", "vs 1,500 same period last year", flat=True)
-    assert got["distinct_customers"] == dashboard.Comparison("-12.0%", "vs 250 same period last year")
+    assert asked["filters"] == france and asked["metrics"] == list(periods.TILES)
+    assert got["net_revenue"] == periods.Comparison("+20.4%", "vs £8.50K same period last year")
+    assert got["orders"] == periods.Comparison("0.0%", "vs 1,500 same period last year", flat=True)
+    assert got["distinct_customers"] == periods.Comparison("-12.0%", "vs 250 same period last year")
     assert got["average_order_value"].delta == "+6.9%"
-    assert got["return_rate"] == dashboard.Comparison("-0.8 pp", "vs 5.0% same period last year")
+    assert got["return_rate"] == periods.Comparison("-0.8 pp", "vs 5.0% same period last year")
 
 
 def test_last_year_comparisons_say_when_the_data_starts_inside_the_year_before():
     api = StubApi(last_year=LAST_YEAR)
-    got = dashboard.last_year_comparisons(
+    got = periods.last_year_comparisons(
         api, {"net_revenue": 1.0}, [], (date(2019, 3, 1), date(2019, 6, 30)), first_day=date(2018, 4, 2)
     )
     assert not api.queries
-    assert got["net_revenue"] == dashboard.Comparison(
+    assert got["net_revenue"] == periods.Comparison(
         None, "no data for the same period last year (the data starts 2 Apr 2018)"
     )
 
 
 def test_last_year_comparisons_say_when_the_selection_sold_nothing_a_year_before():
-    api = StubApi(last_year={name: None for name in dashboard.TILES} | {"orders": 0})
-    got = dashboard.last_year_comparisons(
+    api = StubApi(last_year={name: None for name in periods.TILES} | {"orders": 0})
+    got = periods.last_year_comparisons(
         api, {"net_revenue": 1.0}, [], (date(2019, 3, 1), date(2019, 6, 30)), first_day=date(2018, 1, 1)
     )
     assert {c.description for c in got.values()} == {"no data for the same period last year"}
@@ -416,7 +417,7 @@ def test_sales_compares_the_chosen_dates_with_the_same_dates_a_year_earlier():
     api = StubApi(days=("2018-01-01", "2019-06-30"), last_year=LAST_YEAR, this_year_from=date(2019, 1, 1))
     at = with_dates("sales", api)
     prior = [q for q in api.queries if q["start"] == date(2018, 3, 1)]
-    assert prior and prior[-1]["end"] == date(2018, 4, 30) and prior[-1]["metrics"] == list(dashboard.TILES)
+    assert prior and prior[-1]["end"] == date(2018, 4, 30) and prior[-1]["metrics"] == list(periods.TILES)
     tiles = {m.label: m for m in at.metric}
     assert tiles["Net revenue"].proto.delta_description == "vs £8.50K same period last year"
     assert tiles["Net revenue"].delta == "-49.2%"
@@ -431,7 +432,7 @@ def test_the_dates_in_the_url_are_honoured_and_kept_within_the_data():
     at.run()
     assert not at.exception, at.exception
     assert tuple(at.date_input(key="dates").value) == (date(2019, 1, 1), date(2019, 4, 30))
-    assert any(q["end"] == date(2019, 4, 30) for q in api.queries if q["metrics"] == list(dashboard.TILES))
+    assert any(q["end"] == date(2019, 4, 30) for q in api.queries if q["metrics"] == list(periods.TILES))
 
 
 def test_quality_page_counts_the_gold_lines_dated_in_the_range():
@@ -473,7 +474,7 @@ def test_order_lookup_hides_lines_dated_outside_the_range_and_says_so():
     ],
 )
 def test_clamp_range(asked, kept):
-    assert dashboard.clamp_range(*asked, date(2019, 1, 1), date(2019, 6, 30)) == kept
+    assert periods.clamp_range(*asked, date(2019, 1, 1), date(2019, 6, 30)) == kept
 
 
 @pytest.mark.parametrize(
@@ -493,8 +494,8 @@ def test_clamp_range(asked, kept):
     ],
 )
 def test_compare_with_last_year(current, prior, points, expected):
-    shown = dashboard.percent if points else dashboard.compact_money
-    got = dashboard.compare_with_last_year(current, prior, shown, points=points)
+    shown = formatting.percent if points else formatting.compact_money
+    got = periods.compare_with_last_year(current, prior, shown, points=points)
     assert (got.delta, got.description, got.flat) == expected
 
 
@@ -508,16 +509,16 @@ def test_compare_with_last_year(current, prior, points, expected):
     ],
 )
 def test_a_year_earlier(day, earlier):
-    assert dashboard.a_year_earlier(day) == earlier
+    assert periods.a_year_earlier(day) == earlier
 
 
 def test_prior_gap():
     start, end = date(2018, 1, 1), date(2018, 6, 30)
-    assert dashboard.prior_gap(date(2017, 12, 1), start, end) is None
-    assert dashboard.prior_gap(date(2018, 1, 1), start, end) is None
-    assert dashboard.prior_gap(date(2018, 1, 2), start, end).endswith("(the data starts 2 Jan 2018)")
-    assert dashboard.prior_gap(date(2018, 7, 1), start, end) == "no data for the same period last year"
-    assert dashboard.prior_gap(None, start, end) == "no data for the same period last year"
+    assert periods.prior_gap(date(2017, 12, 1), start, end) is None
+    assert periods.prior_gap(date(2018, 1, 1), start, end) is None
+    assert periods.prior_gap(date(2018, 1, 2), start, end).endswith("(the data starts 2 Jan 2018)")
+    assert periods.prior_gap(date(2018, 7, 1), start, end) == "no data for the same period last year"
+    assert periods.prior_gap(None, start, end) == "no data for the same period last year"
 
 
 def test_quality_page_shows_the_newest_runs_layers_and_balance():
@@ -569,7 +570,7 @@ def test_an_api_error_is_shown_not_raised():
 
 
 def test_durations_read_naturally():
-    assert [dashboard.duration(s) for s in (None, 4.4, 65, 7260, 90000)] == [
+    assert [formatting.duration(s) for s in (None, 4.4, 65, 7260, 90000)] == [
         "–",
         "4 s",
         "1 min 5 s",

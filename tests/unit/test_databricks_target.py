@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ingest.dbt import dbt_executable
+from ingest.local.dbt import dbt_executable
 from ingest.paths import PROJECT_DIR
 
 CATALOG = "orders_placeholder"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.measure import Distribution, Freshness
+from ingest.local.measure import Distribution, Freshness
 
 
 def test_no_values_have_no_percentiles():

@@ -1,9 +1,9 @@
-"""The runner keeps the logs in data/run bounded (ingest.processes.cap_logs) while their
+"""The runner keeps the logs in data/run bounded (ingest.local.processes.cap_logs) while their
 writers keep writing: copy the log aside, empty it, and the writer goes on at the new end."""
 
 from __future__ import annotations
 
-from ingest.processes import cap_logs
+from ingest.local.processes import cap_logs
 
 
 def test_a_log_over_the_cap_is_set_aside_and_its_writer_goes_on_at_the_start(tmp_path):

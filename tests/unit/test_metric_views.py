@@ -29,7 +29,7 @@ from sqlglot import exp
 
 from ingest.databricks import metric_views
 from ingest.databricks.metric_views import MetricViewError
-from ingest.dbt import dbt_executable
+from ingest.local.dbt import dbt_executable
 from ingest.paths import PROJECT_DIR
 from ingest.semantic import GRAINS, MetricQuery, SemanticLayer
 

@@ -7,16 +7,17 @@ import logging
 
 import pytest
 
-from ingest import broker
 from ingest.config import KafkaConfig
-from ingest.measure import TopicEnd, TopicUnreachable
-from ingest.runner import _first_line, _kafka_clients_log
+from ingest.errors import first_line
+from ingest.local import broker
+from ingest.local.measure import TopicEnd, TopicUnreachable
+from ingest.local.runner import _kafka_clients_log
 
 
 def test_an_exception_without_a_message_is_named_by_its_type():
-    assert _first_line(TimeoutError()) == "TimeoutError"  # what a Kafka admin future raises
-    assert _first_line(RuntimeError("  \n")) == "RuntimeError"
-    assert _first_line(RuntimeError("first\nsecond")) == "first"
+    assert first_line(TimeoutError()) == "TimeoutError"  # what a Kafka admin future raises
+    assert first_line(RuntimeError("  \n")) == "RuntimeError"
+    assert first_line(RuntimeError("first\nsecond")) == "first"
 
 
 def test_the_topic_end_of_a_dead_broker_is_one_line_and_its_client_noise_goes_to_the_log(tmp_path, capfd):
@@ -28,7 +29,7 @@ def test_the_topic_end_of_a_dead_broker_is_one_line_and_its_client_noise_goes_to
             topic_end.total()
     finally:
         topic_end.close()
-    logging.getLogger("ingest.runner.kafka_clients").handlers[0].flush()
+    logging.getLogger("ingest.local.runner.kafka_clients").handlers[0].flush()
     assert len(str(failure.value).splitlines()) == 1
     assert dead.bootstrap_servers in str(failure.value)
     console = capfd.readouterr()

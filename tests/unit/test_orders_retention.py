@@ -9,15 +9,18 @@ import pytest
 
 from ingest.config import KafkaConfig
 from ingest.orders import migrate
-from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending, prune
+from ingest.orders import relay as relay_module
+from ingest.orders.outbox import prune
+from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending
 
 
 class Recorder:
     """A side connection and a replication cursor that write what happens to one list."""
 
-    def __init__(self, answer: tuple = (0, 0)) -> None:
+    def __init__(self, answer: tuple = (0, 0), invisible: frozenset[int] = frozenset()) -> None:
         self.events: list[tuple] = []
         self.answer = answer
+        self.invisible = set(invisible)  # outbox rows committed but not yet visible to this session
 
     # the side connection
     def cursor(self) -> Recorder:
@@ -34,6 +37,9 @@ class Recorder:
 
     def fetchone(self) -> tuple:
         return self.answer
+
+    def fetchall(self) -> list[tuple]:  # the rows an update ... returning id touched
+        return [(i,) for i in self.events[-1][2][0] if i not in self.invisible]
 
     # the replication cursor
     def send_feedback(self, **kwargs) -> None:
@@ -55,7 +61,7 @@ def test_acknowledged_rows_are_marked_published_before_the_slot_moves_past_them(
     pending = collections.deque([acknowledge(_Pending(100, [1, 2])), acknowledge(_Pending(200, [3]))])
     r._confirm(db, db, pending, force=True)
     (kind, sql, params), feedback = db.events
-    assert kind == "sql" and sql.startswith("update outbox set published_at = now()")
+    assert kind == "sql" and sql.startswith("update outbox set published_at = coalesce(published_at, now())")
     assert params == ([1, 2, 3],)
     assert feedback == ("feedback", {"write_lsn": 200, "flush_lsn": 200, "force": True})
     assert (r.stats.published, r.stats.transactions, r.stats.confirmed_lsn) == (3, 2, 200)
@@ -72,6 +78,35 @@ def test_a_transaction_not_fully_acknowledged_holds_back_the_ones_committed_afte
     assert [e[2] for e in db.events if e[0] == "sql"] == [([1],)]
     assert db.events[-1][1]["flush_lsn"] == 100
     assert list(pending) == [waiting, later]
+
+
+def test_a_transaction_not_yet_visible_to_the_marking_is_marked_later_before_the_slot_passes_it():
+    """Logical decoding streams a transaction once its commit is in the WAL, a moment before
+    other sessions see its rows: the update marks none of them then. The slot must not pass
+    them (their rows would stay unpublished for good), and the marking is tried again."""
+    r, db = relay(), Recorder(invisible=frozenset({2}))
+    pending = collections.deque(
+        [acknowledge(_Pending(100, [1])), acknowledge(_Pending(200, [2])), acknowledge(_Pending(300, [3]))]
+    )
+    r._confirm(db, db, pending, force=True)
+    assert db.events[-1] == ("feedback", {"write_lsn": 100, "flush_lsn": 100, "force": True})
+    assert (r.stats.transactions, r.stats.published) == (1, 1)
+    db.invisible.clear()  # its commit is visible now
+    r._confirm(db, db, pending, force=True)
+    assert db.events[-2][2] == ([2, 3],), "the rows left are marked again"
+    assert db.events[-1] == ("feedback", {"write_lsn": 300, "flush_lsn": 300, "force": True})
+    assert (r.stats.transactions, r.stats.published) == (3, 3)
+
+
+def test_rows_invisible_past_the_grace_were_deleted_and_do_not_hold_the_slot(monkeypatch):
+    r, db = relay(), Recorder(invisible=frozenset({1}))
+    r._confirm(db, db, collections.deque([acknowledge(_Pending(100, [1]))]), force=True)
+    assert [e for e in db.events if e[0] == "feedback"] == []
+    monkeypatch.setattr(
+        relay_module.time, "monotonic", lambda: r._last_marked + relay_module.INVISIBLE_GRACE_S + 1
+    )
+    r._confirm(db, db, collections.deque(), force=True)
+    assert db.events[-1][1]["flush_lsn"] == 100
 
 
 def test_marking_waits_for_its_interval_unless_forced():

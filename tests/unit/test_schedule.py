@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.schedule import DbtScheduler
+from ingest.local.schedule import DbtScheduler
 
 # a build of both layers without the data tests and without JSON artifacts
 FULL_BUILD = (

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.soak import procs
-from ingest.soak.chart import write_chart
-from ingest.soak.report import markdown
-from ingest.soak.samples import (
+from ingest.benchmarks.soak import procs
+from ingest.benchmarks.soak.chart import write_chart
+from ingest.benchmarks.soak.report import markdown
+from ingest.benchmarks.soak.samples import (
     DbtRun,
     DiskSample,
     MemorySample,
@@ -22,8 +22,8 @@ from ingest.soak.samples import (
     summarise,
     weighted_median,
 )
-from ingest.soak.session import JsonLines
-from ingest.soak.targets import (
+from ingest.benchmarks.soak.session import JsonLines
+from ingest.benchmarks.soak.targets import (
     Windows,
     bronze_files,
     dbt_time,
@@ -276,7 +276,7 @@ def test_json_lines_waits_for_a_line_still_being_written(tmp_path):
         (["/venv/bin/python", "-m", "ingest", "bronze", "--trigger-interval", "2 seconds"], "bronze-py"),
         (["/venv/bin/python", "-m", "pyspark.daemon", "pyspark.worker"], "bronze-py"),
         (["/venv/bin/python", "-m", "pyspark.sql.streaming.python_streaming_source_runner"], "bronze-py"),
-        (["/venv/bin/python", "-m", "ingest.dbt", "dbt-worker", "--target", "local"], "dbt"),
+        (["/venv/bin/python", "-m", "ingest.local.dbt", "dbt-worker", "--target", "local"], "dbt"),
         (["/venv/bin/python", "-m", "ingest", "compact", "--retention-hours", "1"], "compact"),
         (["/venv/bin/python", "-m", "ingest", "run", "--fast", "--rate", "40"], "runner"),
         (["/venv/bin/python", "-B", "-c", "from multiprocessing.resource_tracker import main;main(4)"], None),
@@ -302,7 +302,7 @@ def fake_table() -> dict[int, procs.Proc]:
         (105, 104, [py, "-m", "pyspark.daemon", "pyspark.worker"]),
         (106, 105, [py, "-m", "pyspark.daemon", "pyspark.worker"]),
         (107, 104, []),  # a defunct shell: no command line
-        (108, 100, [py, "-m", "ingest.dbt", "dbt-worker"]),
+        (108, 100, [py, "-m", "ingest.local.dbt", "dbt-worker"]),
         (109, 108, [py, "-B", "-c", "from multiprocessing.resource_tracker import main"]),
         (110, 100, ["/bin/sh", "-c", "something"]),
         (200, 1, ["/usr/lib/postgresql/15/bin/postgres", "-D", "d"]),
@@ -427,8 +427,8 @@ def test_the_results_section_has_a_row_per_table_slice_the_chart_and_each_target
 def test_the_equality_check_finds_a_row_only_one_build_has_and_ignores_run_times(tmp_path):
     import duckdb
 
+    from ingest.benchmarks.soak import equality
     from ingest.paths import DataDir
-    from ingest.soak import equality
 
     builds = {name: DataDir(tmp_path / name) for name in ("increments", "full")}
     for name, data in builds.items():
