@@ -363,7 +363,7 @@ def test_bronze_writes_the_table_dbt_reads_as_its_source(bundle):
         for _, _, job, task in tasks(bundle)
         if "spark_python_task" in task
     ]
-    sources = yaml.safe_load((REPO / "models/staging/_bronze__sources.yml").read_text())["sources"]
+    sources = yaml.safe_load((REPO / "models/staging/bronze/_bronze__sources.yml").read_text())["sources"]
     (bronze,) = [s for s in sources if s["name"] == "bronze"]
     # the same schema, behind the same prefix: var.schema_prefix reaches dbt as DBT_SCHEMA_PREFIX
     table = "sales_transactions"
