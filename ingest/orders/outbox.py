@@ -164,6 +164,22 @@ def prune(cur, retention_s: float, limit: int) -> tuple[int, int]:
     return int(deleted), int(through)
 
 
+def _first_rows(dsn: str, *statements: tuple[str, tuple]) -> list[tuple | None]:
+    """Each statement's first row, in one short transaction of a connection of its own."""
+    import psycopg2
+
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            found = []
+            for sql, params in statements:
+                cur.execute(sql, params)
+                found.append(cur.fetchone())
+            return found
+    finally:
+        conn.close()
+
+
 @dataclass(frozen=True)
 class Lag:
     rows: int  # outbox rows committed but not yet published (acknowledged and marked)
@@ -173,24 +189,19 @@ class Lag:
 
 
 def lag(dsn: str, slot: str = SLOT) -> Lag:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f"""select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
-                    from {TABLE} where published_at is null"""
-            )
-            rows, seconds = cur.fetchone()
-            cur.execute(
-                """select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), active
-                   from pg_replication_slots where slot_name = %s""",
-                (slot,),
-            )
-            found = cur.fetchone()
-    finally:
-        conn.close()
+    (rows, seconds), found = _first_rows(
+        dsn,
+        (
+            f"""select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
+                from {TABLE} where published_at is null""",
+            (),
+        ),
+        (
+            """select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), active
+               from pg_replication_slots where slot_name = %s""",
+            (slot,),
+        ),
+    )
     wal_bytes, active = (int(found[0]), bool(found[1])) if found else (None, False)
     return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=active)
 
@@ -206,22 +217,17 @@ class Retention:
 
 
 def retention(dsn: str, slot: str = SLOT) -> Retention:
-    import psycopg2
-
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                f"""select count(*), coalesce(extract(epoch from now() - min(published_at)), 0)
-                    from {TABLE} where published_at is not null"""
-            )
-            rows, seconds = cur.fetchone()
-            cur.execute(
-                "select coalesce(sum(pruned), 0), coalesce(max(pruned_through_id), 0) "
-                "from relay_state where slot_name = %s",
-                (slot,),
-            )
-            pruned, through = cur.fetchone()
-    finally:
-        conn.close()
+    (rows, seconds), (pruned, through) = _first_rows(
+        dsn,
+        (
+            f"""select count(*), coalesce(extract(epoch from now() - min(published_at)), 0)
+                from {TABLE} where published_at is not null""",
+            (),
+        ),
+        (
+            "select coalesce(sum(pruned), 0), coalesce(max(pruned_through_id), 0) "
+            "from relay_state where slot_name = %s",
+            (slot,),
+        ),
+    )
     return Retention(int(rows), float(seconds), int(pruned), int(through))
