@@ -1,4 +1,5 @@
-"""The API's fixed SQL besides metrics: one order's lines traced back to their events, and
+"""The API's fixed SQL besides metrics: one order's lines traced back to their events (each
+line's status and its reason from dbt's gold.fct_order_line_status: defined there once), and
 Gold's freshness. Table names come from the backend, values only as bind parameters.
 
 Both take a key's row scope (ingest/api/access.py): the lines are then only those whose
@@ -13,37 +14,29 @@ from decimal import Decimal
 from ingest.api import access
 
 ORDER_LINES_SQL = """
-with checked as (
-    select lines.* from {checked} as lines{scope_join}
-    where lines.transaction_no = {txn}{scope_where}
-)
 select
-    checked.event_id,
-    checked.product_no,
-    checked.product_name,
-    checked.sale_date,
-    checked.quantity,
-    checked.unit_price,
-    checked.customer_no,
-    checked.source_country,
-    checked.is_return,
-    checked.line_status,
-    checked.quarantine_rules,
-    checked.fail_rules,
-    checked.warning_rules,
-    excluded.exclusion_reason,
-    sales.sales_line_key is not null as in_gold,
-    sales.net_amount,
-    checked.kafka_topic,
-    checked.kafka_partition,
-    checked.kafka_offset,
-    checked.source_event_at,
-    checked.bronze_batch_id,
-    checked.bronze_ingested_at
-from checked
-left join {excluded} as excluded on excluded.event_id = checked.event_id
-left join {sales} as sales on sales.event_id = checked.event_id
-order by checked.kafka_partition, checked.kafka_offset
+    lines.event_id,
+    lines.product_no,
+    lines.product_name,
+    lines.sale_date,
+    lines.quantity,
+    lines.unit_price,
+    lines.customer_no,
+    lines.source_country,
+    lines.is_return,
+    lines.line_status,
+    lines.status_reason,
+    lines.warning_rules,
+    lines.net_amount,
+    lines.kafka_topic,
+    lines.kafka_partition,
+    lines.kafka_offset,
+    lines.source_event_at,
+    lines.bronze_batch_id,
+    lines.bronze_ingested_at
+from {lines} as lines{scope_join}
+where lines.transaction_no = {txn}{scope_where}
+order by lines.kafka_partition, lines.kafka_offset
 """
 
 FRESHNESS_SQL = """
@@ -69,9 +62,7 @@ def order_lines_sql(backend, rows=()) -> tuple[str, dict[str, object]]:
         )
         scope_where = "".join(f"\n        and {c}" for c in conditions)
     sql = ORDER_LINES_SQL.format(
-        checked=backend.relation("silver", "stg_bronze__order_lines_checked"),
-        excluded=backend.relation("silver", "int_excluded_lines"),
-        sales=backend.relation("gold", "fct_sales_lines"),
+        lines=backend.relation("gold", "fct_order_line_status"),
         txn=backend.placeholder("transaction_no"),
         scope_join=scope_join,
         scope_where=scope_where,
@@ -99,25 +90,10 @@ def _rules(text: str | None) -> list[str]:
     return [rule.strip() for rule in (text or "").split(",") if rule.strip()]
 
 
-def line_status(row: dict) -> tuple[str, str | None]:
-    """Where a line stopped, and why: counted (in Gold), excluded (Silver does not count it),
-    quarantined or failed (a quality rule), or pending (valid, not yet in a Gold build)."""
-    if row["in_gold"]:
-        return "counted", None
-    if row["line_status"] == "quarantined":
-        return "quarantined", ", ".join(_rules(row["quarantine_rules"])) or "quarantined"
-    if row["line_status"] == "failed":
-        return "failed", ", ".join(_rules(row["fail_rules"])) or "failed"
-    if row["exclusion_reason"]:
-        return "excluded", row["exclusion_reason"]
-    return "pending", "valid in Silver, not yet in a Gold build"
-
-
 def order_trace(transaction_no: str, columns, rows) -> dict:
     lines = []
     for values in rows:
         row = dict(zip(columns, values, strict=True))
-        status, reason = line_status(row)
         lines.append(
             {
                 "event_id": row["event_id"],
@@ -129,8 +105,8 @@ def order_trace(transaction_no: str, columns, rows) -> dict:
                 "customer_no": row["customer_no"],
                 "country": row["source_country"],
                 "is_return": row["is_return"],
-                "status": status,
-                "reason": reason,
+                "status": row["line_status"],
+                "reason": row["status_reason"],
                 "warnings": _rules(row["warning_rules"]),
                 "net_amount": jsonable(row["net_amount"]),
                 "bronze": {

@@ -39,11 +39,8 @@ ORDER_COLUMNS = (
     "source_country",
     "is_return",
     "line_status",
-    "quarantine_rules",
-    "fail_rules",
+    "status_reason",
     "warning_rules",
-    "exclusion_reason",
-    "in_gold",
     "net_amount",
     "kafka_topic",
     "kafka_partition",
@@ -131,12 +128,9 @@ class FakeWarehouse:
                     "12001",
                     "France",
                     False,
-                    "valid",
-                    None,
+                    "counted",
                     None,
                     "",
-                    None,
-                    True,
                     Decimal("9.30"),
                     "sales",
                     0,
@@ -309,9 +303,7 @@ def test_the_order_lookup_binds_the_transaction_number(layer, warehouse):
     assert "transaction_no = :transaction_no" in sql
     assert params == {"transaction_no": "577001"}
     assert "577001" not in sql
-    assert "`orders`.`silver`.`stg_bronze__order_lines_checked`" in sql
-    assert "`orders`.`silver`.`int_excluded_lines`" in sql
-    assert FACT in sql
+    assert "`orders`.`gold`.`fct_order_line_status`" in sql
     line = response.json()["lines"][0]
     assert (line["status"], line["net_amount"], line["bronze"]["offset"]) == ("counted", 9.3, 41)
 

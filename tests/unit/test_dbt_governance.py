@@ -47,11 +47,8 @@ EXCEPTIONS = {
         for name in ("metrics_daily_country", "metrics_product_monthly", "metrics_customer_rfm")
     },
     ("fct_exposure_parents_materializations", "analytics_api"): (
-        "the order trace reads Silver's checked log and excluded lines; a Gold model of each "
-        "line's status is the fix, not built yet"
-    ),
-    ("fct_exposures_dependent_on_private_models", "analytics_api"): (
-        "the same two Silver models (protected, not public)"
+        "the order trace reads fct_order_line_status, a view: a line's status is that of the "
+        "Gold build it is read with, never a copy a run behind"
     ),
 }
 
