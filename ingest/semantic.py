@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingest.paths import PROJECT_DIR, DataDir
 
 # The time grains a query may ask for: MetricFlow's standard ones and the time spine's custom
 # fiscal year (dim_date, April to March).
@@ -285,3 +290,40 @@ class _CompileOnlyClient:
 
     def close(self) -> None:
         pass
+
+
+def semantic_manifest(data: DataDir, environ: dict[str, str] | None = None) -> Path:
+    """dbt's semantic manifest: LAKEHOUSE_SEMANTIC_MANIFEST, else the newest one a dbt parse left
+    (the runner's, the project's target/), else a fresh `dbt parse`."""
+    env = os.environ if environ is None else environ
+    if env.get("LAKEHOUSE_SEMANTIC_MANIFEST"):
+        return Path(env["LAKEHOUSE_SEMANTIC_MANIFEST"])
+    found = [
+        p
+        for p in (
+            data.run / "dbt-target" / "semantic_manifest.json",
+            PROJECT_DIR / "target" / "semantic_manifest.json",
+        )
+        if p.exists()
+    ]
+    if found:
+        return max(found, key=lambda p: p.stat().st_mtime)
+    target = data.run / "api-target"
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [
+            str(dbt if dbt.exists() else "dbt"),
+            "parse",
+            "--quiet",
+            "--target",
+            "local",
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target-path",
+            str(target),
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **data.env()},
+        check=True,
+    )
+    return target / "semantic_manifest.json"

@@ -152,11 +152,9 @@ class GoldReport:
     returns_value: float = 0.0
     net_revenue: float = 0.0
     orders: int = 0
+    return_rate: float = 0.0
+    average_order_value: float = 0.0
     return_rate_by_country: list[tuple[str, float]] = field(default_factory=list)
-
-    @property
-    def return_rate(self) -> float:
-        return self.returns_value / self.gross_revenue if self.gross_revenue else 0.0
 
 
 _MONTH_COUNTRY_SQL = """
@@ -184,31 +182,33 @@ order by 3 desc, 1
 limit ?
 """
 
-_TOTALS_SQL = """
-select sum(gross_amount), sum(return_amount), sum(net_amount),
-    count(distinct case when line_class = 'sale' then transaction_no end)
-from gold.fct_sales_lines
-"""
+# The report's totals and return rates are the semantic layer's metrics (ingest.semantic): one
+# definition of each, as the API and Power BI read them.
+TOTALS = ("gross_revenue", "returns_value", "net_revenue", "orders", "return_rate", "average_order_value")
 
-_RETURN_RATE_SQL = """
-select country, sum(returns_value) / nullif(sum(gross_revenue), 0)
-from gold.metrics_daily_country
-where country in (select unnest(?::varchar[]))
-group by country
-"""
+
+def _metrics(con, layer, metrics: tuple[str, ...], **query) -> list[dict]:
+    from ingest.semantic import MetricQuery
+
+    compiled = layer.compile(MetricQuery(metrics=metrics, **query))
+    cursor = con.execute(compiled.sql, compiled.params)
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def collect_gold_report(
     countries: int = 4, months: int = 6, products: int = 5, data: DataDir | None = None
 ) -> GoldReport:
     """Revenue by month and country, top products, returns: what a Power BI page would show."""
-    import duckdb
+    from ingest.api.backends import open_snapshot
+    from ingest.semantic import Filter, SemanticLayer, semantic_manifest
 
     report = GoldReport()
-    warehouse = (data or DataDir.from_env()).warehouse
-    if not warehouse.exists():
+    data = data or DataDir.from_env()
+    if not data.warehouse.exists():
         return report
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    layer = SemanticLayer.load(semantic_manifest(data), "duckdb", "lakehouse", {})
+    with open_snapshot(data.warehouse) as con:
         cells = con.execute(_MONTH_COUNTRY_SQL, [countries]).fetchall()
         report.revenue = {(month, country): float(revenue) for month, country, revenue in cells}
         report.months = sorted({month for month, _, _ in cells})[-months:]
@@ -222,10 +222,26 @@ def collect_gold_report(
             (no, name, float(revenue), int(sold), int(returned))
             for no, name, revenue, sold, returned in con.execute(_TOP_PRODUCTS_SQL, [products]).fetchall()
         ]
-        gross, returns, net, orders = con.execute(_TOTALS_SQL).fetchone()
-        report.gross_revenue, report.returns_value = float(gross or 0), float(returns or 0)
-        report.net_revenue, report.orders = float(net or 0), int(orders or 0)
-        rates = dict(con.execute(_RETURN_RATE_SQL, [report.countries]).fetchall())
+        (totals,) = _metrics(con, layer, TOTALS)
+        report.gross_revenue, report.returns_value = (
+            float(totals["gross_revenue"] or 0),
+            float(totals["returns_value"] or 0),
+        )
+        report.net_revenue, report.orders = float(totals["net_revenue"] or 0), int(totals["orders"] or 0)
+        report.return_rate = float(totals["return_rate"] or 0)
+        report.average_order_value = float(totals["average_order_value"] or 0)
+        by_country = (
+            _metrics(
+                con,
+                layer,
+                ("return_rate",),
+                group_by=("country__country_name",),
+                filters=(Filter("country__country_name", "in", tuple(report.countries)),),
+            )
+            if report.countries
+            else []
+        )
+        rates = {row["country__country_name"]: row["return_rate"] for row in by_country}
         report.return_rate_by_country = [(c, float(rates.get(c) or 0)) for c in report.countries]
     return report
 
@@ -251,9 +267,8 @@ def render_gold_report(report: GoldReport) -> str:
         f"Returns: {report.returns_value:,.2f} of {report.gross_revenue:,.2f} gross = "
         f"{report.return_rate:.2%} return rate ({rates})"
     )
-    average = report.gross_revenue / report.orders if report.orders else 0.0
     lines.append(
         f"Net revenue {report.net_revenue:,.2f} from {report.orders:,} orders "
-        f"(average order value {average:,.2f})"
+        f"(average order value {report.average_order_value:,.2f})"
     )
     return "\n".join(lines)
