@@ -14,7 +14,7 @@ from ingest.events import (
     bronze_spark_schema,
 )
 
-SOURCES_YML = Path(__file__).resolve().parents[2] / "models" / "staging" / "_bronze__sources.yml"
+SOURCES_YML = Path(__file__).resolve().parents[2] / "models" / "staging" / "bronze" / "_bronze__sources.yml"
 
 
 def test_the_spark_and_arrow_forms_of_the_bronze_schema_agree():
