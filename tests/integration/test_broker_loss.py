@@ -54,11 +54,11 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-@pytest.mark.parametrize("log", ["intact", "lost"])
 def recovery_said(output: list[str]) -> bool:
     return any("died" in line for line in output)
 
 
+@pytest.mark.parametrize("log", ["intact", "lost"])
 def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox_data_root, log):
     data = DataDir(outbox_data_root)
     runner, output, reader = start_runner("--rate", "10", "--duration", "40", api_port=free_port())
