@@ -202,10 +202,15 @@ def _format(config: Path, log: Path) -> None:
 
 
 def _kafka_uuid() -> str:
-    """A cluster id as Kafka makes them: 16 random bytes, URL-safe base64 without padding."""
+    """A cluster id as Kafka makes them: 16 random bytes, URL-safe base64 without padding, never
+    starting with '-' (Kafka's Uuid.randomUuid draws again too): `kafka-storage format -t -x...`
+    would read it as an option and fail, one id in 64."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def wait_until_healthy(

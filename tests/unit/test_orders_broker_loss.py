@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -35,3 +36,17 @@ def test_the_topic_end_of_a_dead_broker_is_one_line_and_its_client_noise_goes_to
     console = capfd.readouterr()
     assert "Connection refused" not in console.err + console.out
     assert "Connection refused" in log_path.read_text()
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch):
+    """`kafka-storage format -t <id>` reads an id starting with '-' as an option (found when
+    pytest-randomly's seeding drew one); Kafka's own ids never start with '-'."""
+    import uuid
+
+    dashed = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64 of 0b111110... is '-'
+    plain = uuid.UUID(bytes=bytes([0x04]) + bytes(15))
+    draws = iter([dashed, plain])
+    monkeypatch.setattr(broker.uuid, "uuid4", lambda: next(draws))
+    assert base64.urlsafe_b64encode(dashed.bytes).decode().startswith("-")
+    cluster_id = broker._kafka_uuid()
+    assert cluster_id == base64.urlsafe_b64encode(plain.bytes).decode().rstrip("=")
