@@ -249,6 +249,7 @@ class Runner:
         self.next_status = now + self.options.status_every_s
         self.next_compact = now + self.options.compact_every_s
         self.simulating_since = now
+        self.status.last_orders_at = now  # the first status line's orders/s counts from here
         while not self.stopping:
             now = time.monotonic()
             away = self.recovery.watch(p)
