@@ -19,6 +19,7 @@ from ingest.paths import DataDir, delta_table_exists
 def _cmd_broker(args: argparse.Namespace) -> int:
     from ingest.local import broker
 
+    data = DataDir.from_env()
     if args.action == "start":
         sasl = os.environ.get(broker.SASL_SECRET_ENV) or None
         b = broker.start(
@@ -26,14 +27,15 @@ def _cmd_broker(args: argparse.Namespace) -> int:
             partitions=args.partitions,
             retention=broker.Retention.from_env(),
             sasl_connection_string=sasl,
+            data=data,
         )
         print(f"broker running: pid {b.pid}, bootstrap {b.bootstrap_servers}")
         if b.sasl_port:
             print(f"SASL/PLAIN listener (user $ConnectionString): {b.sasl_bootstrap_servers}")
     elif args.action == "stop":
-        print("broker stopped" if broker.stop() else "no broker was running")
+        print("broker stopped" if broker.stop(data=data) else "no broker was running")
     else:
-        b = broker.status()
+        b = broker.status(data=data)
         print(f"broker running: pid {b.pid}, bootstrap {b.bootstrap_servers}" if b else "no broker running")
         return 0 if b else 1
     return 0
@@ -42,7 +44,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 def _cmd_produce(args: argparse.Namespace) -> int:
     from ingest import producer
 
-    kafka = discovery.kafka_config()
+    kafka = discovery.kafka_config(DataDir.from_env())
     if args.csv:
         try:
             result = producer.publish_csv(args.csv, kafka)
@@ -68,7 +70,9 @@ def _cmd_bronze(args: argparse.Namespace) -> int:
 
     # Event Hubs from the environment, else KAFKA_BOOTSTRAP_SERVERS, else the broker this project started
     kafka = (
-        KafkaConfig.from_env() if os.environ.get("EVENTHUBS_CONNECTION_STRING") else discovery.kafka_config()
+        KafkaConfig.from_env()
+        if os.environ.get("EVENTHUBS_CONNECTION_STRING")
+        else discovery.kafka_config(DataDir.from_env())
     )
     config = BronzeConfig.from_env(
         DataDir.from_env(),

@@ -119,10 +119,9 @@ class BronzeConfig:
     query_name: str = "bronze_sales_transactions"
 
     @classmethod
-    def from_env(cls, data: DataDir | None = None, **overrides: object) -> BronzeConfig:
-        """Settings from the environment; Bronze's paths default to the data directory's
-        (`data`, else the one LAKEHOUSE_DATA_DIR names); keyword overrides win over both."""
-        data = data or DataDir.from_env()
+    def from_env(cls, data: DataDir, **overrides: object) -> BronzeConfig:
+        """Settings from the environment (read at an entry point); Bronze's paths default to
+        `data`'s; keyword overrides win over both."""
         values: dict[str, object] = {
             "kafka": overrides.get("kafka") or KafkaConfig.from_env(),
             "table_path": os.environ.get("BRONZE_TABLE_PATH", str(data.bronze_table)),

@@ -83,8 +83,3 @@ class DeltaCommits:
         while (self.log / f"{self.version + 1:020d}.json").exists():
             self.version += 1
         return self.version
-
-
-def warehouse_path() -> Path:
-    """The warehouse of the data directory the environment names (tests, `summary`)."""
-    return DataDir.from_env().warehouse

@@ -74,11 +74,10 @@ limit 5
 """
 
 
-def collect(data: DataDir | None = None) -> Summary:
-    """The counts of `data` (default: the data directory LAKEHOUSE_DATA_DIR names)."""
+def collect(data: DataDir) -> Summary:
+    """The counts of `data`."""
     import duckdb
 
-    data = data or DataDir.from_env()
     summary = Summary(warehouse=data.warehouse)
     table_path = BronzeConfig.from_env(data).table_path
     if delta_table_exists(Path(table_path)):
@@ -196,15 +195,12 @@ def _metrics(con, layer, metrics: tuple[str, ...], **query) -> list[dict]:
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def collect_gold_report(
-    countries: int = 4, months: int = 6, products: int = 5, data: DataDir | None = None
-) -> GoldReport:
+def collect_gold_report(data: DataDir, countries: int = 4, months: int = 6, products: int = 5) -> GoldReport:
     """Revenue by month and country, top products, returns: what a Power BI page would show."""
     from ingest.api.backends import open_snapshot
     from ingest.semantic import Filter, SemanticLayer, semantic_manifest
 
     report = GoldReport()
-    data = data or DataDir.from_env()
     if not data.warehouse.exists():
         return report
     layer = SemanticLayer.load(semantic_manifest(data), "duckdb", "lakehouse", {})

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.paths import DataDir
+
 
 @pytest.fixture(scope="session")
 def spark():
@@ -37,10 +39,10 @@ def kafka_broker(data_root, monkeypatch_module):
     stopped after the module."""
     from ingest.local import broker
 
-    running = broker.start()
+    running = broker.start(data=DataDir.from_env())
     monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)
     yield running
-    broker.stop()
+    broker.stop(data=DataDir.from_env())
     assert not _alive(running.pid), "the broker outlived its stop"
 
 
@@ -72,12 +74,12 @@ def orders_db(outbox_data_root, monkeypatch_module):
     """The orders database (migrated, replication slot created), stopped after the module."""
     from ingest.orders import migrate, postgres
 
-    running = postgres.start()
+    running = postgres.start(data=DataDir.from_env())
     migrate.apply(running.dsn())
     migrate.ensure_slot(running.dsn(), postgres.SLOT)
     monkeypatch_module.setenv("ORDERS_DATABASE_DSN", running.dsn())
     yield running
-    postgres.stop()
+    postgres.stop(data=DataDir.from_env())
     assert not _alive(running.pid), "PostgreSQL outlived its stop"
 
 
@@ -86,7 +88,7 @@ def outbox_broker(outbox_data_root, monkeypatch_module):
     """A real broker for the outbox tests, in their own data directory."""
     from ingest.local import broker
 
-    running = broker.start()
+    running = broker.start(data=DataDir.from_env())
     monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)
     yield running
-    broker.stop()
+    broker.stop(data=DataDir.from_env())

@@ -229,11 +229,11 @@ def build_year(data: DataDir, lines: int) -> None:
 
 
 def main(
+    data: DataDir,
     lines: int = UCI_YEAR_LINES,
     clients: int = 4,
     seconds: float = 15.0,
     out: str = "bench/results.md",
-    data: DataDir | None = None,
     levels: tuple[int, ...] = CLIENTS,
     reuse: bool = False,
 ) -> int:
@@ -241,8 +241,7 @@ def main(
     `reuse`: serve the year a previous run built and published, if there is one."""
     from ingest.local import serving
 
-    base = data or DataDir.from_env()
-    bench = base.below("bench-api")
+    bench = data.below("bench-api")
     if not (reuse and serving.current(bench.warehouse) is not None):
         build_year(bench, lines)
     manifest = PROJECT_DIR / "target" / "semantic_manifest.json"

@@ -29,6 +29,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             out=args.out,
             levels=tuple(int(n) for n in args.levels.split(",") if n.strip()),
             reuse=args.reuse,
+            data=data,
         )
     from ingest.benchmarks import pipeline
 

@@ -103,14 +103,12 @@ def _take(iterator, n: int):
 
 
 def main(
+    data: DataDir,
     events: int = 1_000_000,
     out: str = "bench/results.md",
     silver_history: int = 500_000,
-    data: DataDir | None = None,
 ) -> int:
-    """The bench in data directories of its own below `data` (default: the data directory
-    LAKEHOUSE_DATA_DIR names)."""
-    data = data or DataDir.from_env()
+    """The bench in data directories of its own below `data`."""
     csv_path = synthetic_csv(data, events)
 
     bench = data.below("bench")
@@ -200,23 +198,23 @@ def render(events: int, figures: dict[str, str], peak_mb: float) -> str:
 
 
 def freshness_bench(
+    data: DataDir,
     rate: float = DEFAULT_ORDER_RATE,
     duration_s: float = 180.0,
     out: str = "bench/results.md",
-    data: DataDir | None = None,
 ) -> int:
     """End-to-end freshness on the local runner in fast mode: outbox commit -> visible in Gold.
 
     Per line: the end time of the first Gold run in which it appears in gold.fct_sales_lines,
     minus its Kafka record timestamp (set by the relay to the transaction's commit time).
     The runner places `rate` orders/s for `duration_s` seconds, then catches up and stops, in
-    a data directory of its own below `data` (default: the one LAKEHOUSE_DATA_DIR names).
+    a data directory of its own below `data`.
     """
     from ingest.local.runner import Runner
 
     options = RunnerOptions.fast(rate=rate, duration_s=duration_s)
     started = time.monotonic()
-    report = Runner(options, (data or DataDir.from_env()).below("bench-freshness")).run()
+    report = Runner(options, data.below("bench-freshness")).run()
     wall = time.monotonic() - started
 
     def pct(p50: float | None, p95: float | None, n: int) -> str:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ingest.paths import DataDir
+
 
 def _bundle_root(argv: Sequence[str]) -> Path:
     """The folder holding the `ingest` package: --bundle-root, else two levels above this file."""
@@ -106,6 +108,7 @@ def bronze_config(args: argparse.Namespace, connection_string: str):
         checkpoint_path=checkpoint,
         trigger_interval=args.trigger_interval,
         max_events_per_batch=args.max_events_per_batch,
+        data=DataDir.from_env(),
     )
 
 

@@ -296,7 +296,8 @@ def _load_producer_id_coordinator(bootstrap_servers: str, timeout_s: float = 30.
 def start(
     port: int | None = None,
     partitions: int = DEFAULT_PARTITIONS,
-    data: DataDir | None = None,
+    *,
+    data: DataDir,
     retention: Retention | None = None,
     sasl_connection_string: str | None = None,
     sasl_port: int | None = None,
@@ -305,7 +306,6 @@ def start(
     until it answers, create the topic, record the PID. With `sasl_connection_string`, the SASL
     listener (user `$ConnectionString`, that string as password) is opened too. `retention`
     defaults to KAFKA_RETENTION_HOURS / KAFKA_RETENTION_GB, else 6 hours and 4 GB."""
-    data = data or DataDir.from_env()
     running = status(data)
     if running is not None:
         ensure_topic(running.bootstrap_servers, partitions=partitions)
@@ -367,7 +367,7 @@ def start(
     return broker
 
 
-def restart(previous: Broker, partitions: int = DEFAULT_PARTITIONS, data: DataDir | None = None) -> Broker:
+def restart(previous: Broker, partitions: int = DEFAULT_PARTITIONS, *, data: DataDir) -> Broker:
     """Start the broker again after `previous` died: on its log (nothing it acknowledged is
     lost when the log is there) and on the same port when it is free (clients configured with
     it reconnect), else on a new one."""
@@ -377,7 +377,7 @@ def restart(previous: Broker, partitions: int = DEFAULT_PARTITIONS, data: DataDi
     return start(port=port, partitions=partitions, data=data)
 
 
-def status(data: DataDir | None = None) -> Broker | None:
+def status(data: DataDir) -> Broker | None:
     """The broker this project started, if it is still running."""
     found = services.recorded("broker", data)
     if not found:
@@ -390,7 +390,7 @@ def _terminate(pid: int, timeout_s: float = 20.0) -> None:
     services.terminate(pid, [(signal.SIGTERM, timeout_s)])
 
 
-def stop(data: DataDir | None = None) -> bool:
+def stop(data: DataDir) -> bool:
     """Stop the broker this project started (by its own PID; Kafka shuts down cleanly on
     SIGTERM). Returns whether one was running."""
     broker = status(data)
@@ -413,7 +413,8 @@ def remove_log(data: DataDir) -> None:
 def running(
     port: int | None = None,
     partitions: int = DEFAULT_PARTITIONS,
-    data: DataDir | None = None,
+    *,
+    data: DataDir,
     sasl_connection_string: str | None = None,
 ) -> Iterator[Broker]:
     """A broker for the duration of a block; stopped afterwards only if this block started it."""

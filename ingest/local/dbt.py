@@ -44,13 +44,12 @@ def run_dbt(
     *args: str,
     target: str = "local",
     quiet: bool = False,
-    data: DataDir | None = None,
+    data: DataDir,
     extra_env: dict[str, str] | None = None,
 ) -> None:
-    """Run dbt in the project with this project's profiles on `data` (default: the data
-    directory LAKEHOUSE_DATA_DIR names), `extra_env` added to its environment (e.g.
-    BRONZE_TABLE_PATH: another data directory's Bronze); raise if it fails."""
-    data = data or DataDir.from_env()
+    """Run dbt in the project with this project's profiles on `data`, `extra_env` added to
+    its environment (e.g. BRONZE_TABLE_PATH: another data directory's Bronze); raise if it
+    fails."""
     data.warehouse.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **data.env(), **(extra_env or {})}
     cmd = [dbt_executable(), *args, *profile_args(target)]

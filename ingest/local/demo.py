@@ -58,12 +58,9 @@ def api_example(data: DataDir) -> str:
     )
 
 
-def main(
-    events: int = 100_000, csv_path: str | None = None, seed: int = 42, data: DataDir | None = None
-) -> int:
+def main(data: DataDir, events: int = 100_000, csv_path: str | None = None, seed: int = 42) -> int:
     """The demo on `data` (default: the data directory LAKEHOUSE_DATA_DIR names), from empty
     Bronze, checkpoints and warehouse (the broker is new too)."""
-    data = data or DataDir.from_env()
     started = time.monotonic()
     data.reset_lakehouse()
     if broker.status(data) is None:

@@ -13,9 +13,9 @@ from pathlib import Path
 from ingest.paths import DataDir
 
 
-def run_dir(data: DataDir | None = None) -> Path:
+def run_dir(data: DataDir) -> Path:
     """`data/run` of the data directory passed in, else of the one LAKEHOUSE_DATA_DIR names."""
-    path = (data or DataDir.from_env()).run
+    path = data.run
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -47,12 +47,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def record(name: str, pid: int, port: int, data: DataDir | None = None) -> None:
+def record(name: str, pid: int, port: int, data: DataDir) -> None:
     """Write `data/run/<name>.pid`: the PID and port of a service this project started."""
     (run_dir(data) / f"{name}.pid").write_text(f"{pid} {port}\n")
 
 
-def recorded(name: str, data: DataDir | None = None) -> tuple[int, int] | None:
+def recorded(name: str, data: DataDir) -> tuple[int, int] | None:
     """(PID, port) of the service recorded under `name` if it still runs; a stale file is removed."""
     pid_file = run_dir(data) / f"{name}.pid"
     if not pid_file.exists():
@@ -64,7 +64,7 @@ def recorded(name: str, data: DataDir | None = None) -> tuple[int, int] | None:
     return int(pid_text), int(port_text)
 
 
-def forget(name: str, data: DataDir | None = None) -> None:
+def forget(name: str, data: DataDir) -> None:
     (run_dir(data) / f"{name}.pid").unlink(missing_ok=True)
 
 

@@ -16,9 +16,10 @@ from ingest.paths import DataDir
 def _cmd_orders_db(args: argparse.Namespace) -> int:
     from ingest.orders import migrate, postgres
 
+    data = DataDir.from_env()
     if args.action == "start":
         try:
-            pg = postgres.start(port=args.port)
+            pg = postgres.start(port=args.port, data=data)
             applied = migrate.apply(pg.dsn())
             created = migrate.ensure_slot(pg.dsn(), postgres.SLOT)
         except (postgres.PostgresError, migrate.MigrationError) as exc:
@@ -30,12 +31,12 @@ def _cmd_orders_db(args: argparse.Namespace) -> int:
         if created:
             print(f"  created replication slot {postgres.SLOT}")
     elif args.action == "stop":
-        print("orders database stopped" if postgres.stop() else "no orders database was running")
+        print("orders database stopped" if postgres.stop(data=data) else "no orders database was running")
     elif args.action == "remove":
-        postgres.remove()
-        print(f"orders database removed ({postgres.cluster_dir()})")
+        postgres.remove(data=data)
+        print(f"orders database removed ({postgres.cluster_dir(data=data)})")
     else:
-        pg = postgres.status()
+        pg = postgres.status(data=data)
         print(f"orders database running: pid {pg.pid}, {pg.dsn()}" if pg else "no orders database running")
         return 0 if pg else 1
     return 0
@@ -54,7 +55,11 @@ def _cmd_orders_simulate(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     rows = simulator.csv_rows(args.csv) if args.csv else simulator.synthetic_rows(args.lines, args.seed)
     result = simulator.simulate(
-        discovery.orders_dsn(), rows, rate=args.rate, max_orders=args.orders, duration_s=args.duration
+        discovery.orders_dsn(DataDir.from_env()),
+        rows,
+        rate=args.rate,
+        max_orders=args.orders,
+        duration_s=args.duration,
     )
     print(result.summary())
     return 0
@@ -70,7 +75,9 @@ def _cmd_orders_relay(args: argparse.Namespace) -> int:
         print("relay: --retention-minutes cannot be negative", file=sys.stderr)
         return 2
     config = RelayConfig(
-        dsn=discovery.orders_dsn(), kafka=discovery.kafka_config(), retention_s=args.retention_minutes * 60
+        dsn=discovery.orders_dsn(DataDir.from_env()),
+        kafka=discovery.kafka_config(DataDir.from_env()),
+        retention_s=args.retention_minutes * 60,
     )
     stats = Relay(config).run(stop, max_seconds=args.duration)
     print(
@@ -86,7 +93,10 @@ def _cmd_orders_replay(args: argparse.Namespace) -> int:
     data = DataDir.from_env()
     try:
         result = replay.replay(
-            discovery.orders_dsn(), discovery.kafka_config(), data.bronze_table, everything=args.all
+            discovery.orders_dsn(data),
+            discovery.kafka_config(data),
+            data.bronze_table,
+            everything=args.all,
         )
     except replay.ReplayError as exc:
         print(str(exc), file=sys.stderr)
@@ -100,7 +110,7 @@ def _cmd_orders_replay(args: argparse.Namespace) -> int:
 def _cmd_orders_lag(args: argparse.Namespace) -> int:
     from ingest.orders.outbox import lag, retention
 
-    dsn = discovery.orders_dsn()
+    dsn = discovery.orders_dsn(DataDir.from_env())
     current, kept = lag(dsn), retention(dsn)
     wal = f"{current.wal_bytes:,} WAL bytes" if current.wal_bytes is not None else "no slot"
     print(

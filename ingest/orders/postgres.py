@@ -62,8 +62,8 @@ def bin_dir() -> Path:
     )
 
 
-def cluster_dir(data: DataDir | None = None) -> Path:
-    return (data or DataDir.from_env()).root / "postgres"
+def cluster_dir(data: DataDir) -> Path:
+    return data.root / "postgres"
 
 
 def _as_owner() -> dict:
@@ -105,7 +105,7 @@ def _tool(name: str, *args: str, timeout: float = 60) -> subprocess.CompletedPro
     return completed
 
 
-def init_cluster(data: DataDir | None = None) -> Path:
+def init_cluster(data: DataDir) -> Path:
     """Create the cluster once (initdb), configured for logical replication on 127.0.0.1."""
     pgdata = cluster_dir(data)
     if (pgdata / "PG_VERSION").exists():
@@ -163,7 +163,7 @@ def ensure_database(pg: Postgres) -> None:
         conn.close()
 
 
-def start(port: int | None = None, data: DataDir | None = None) -> Postgres:
+def start(port: int | None = None, *, data: DataDir) -> Postgres:
     """Start the cluster (creating it on first use), wait until healthy, record PID and port
     (in `data`, default: the data directory LAKEHOUSE_DATA_DIR names)."""
     already = status(data)
@@ -189,7 +189,7 @@ def start(port: int | None = None, data: DataDir | None = None) -> Postgres:
     return pg
 
 
-def status(data: DataDir | None = None) -> Postgres | None:
+def status(data: DataDir) -> Postgres | None:
     """The cluster this project started, if it is still running."""
     found = services.recorded("postgres", data)
     return Postgres(pid=found[0], port=found[1]) if found else None
@@ -200,7 +200,7 @@ def _terminate(pid: int, timeout_s: float = 20.0) -> None:
     services.terminate(pid, [(signal.SIGINT, timeout_s), (signal.SIGQUIT, 5.0)])
 
 
-def stop(data: DataDir | None = None) -> bool:
+def stop(data: DataDir) -> bool:
     """Stop the cluster this project started (by its own PID). Returns whether one was running."""
     pg = status(data)
     if pg is None:
@@ -210,14 +210,14 @@ def stop(data: DataDir | None = None) -> bool:
     return True
 
 
-def remove(data: DataDir | None = None) -> None:
+def remove(data: DataDir) -> None:
     """Delete the cluster (stopped first): the next start makes an empty one."""
     stop(data)
     shutil.rmtree(cluster_dir(data), ignore_errors=True)
 
 
 @contextlib.contextmanager
-def running(port: int | None = None, data: DataDir | None = None) -> Iterator[Postgres]:
+def running(port: int | None = None, *, data: DataDir) -> Iterator[Postgres]:
     """A cluster for the duration of a block; stopped afterwards only if this block started it."""
     already = status(data)
     pg = start(port=port, data=data)

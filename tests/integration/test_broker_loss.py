@@ -115,9 +115,9 @@ def test_broker_killed_mid_run_every_order_line_still_ends_once_in_silver(outbox
     assert text.count("Connection refused") <= 1, text[-3000:]  # at most a status line's reason
     last = runner_records(outbox_data_root)[-1]  # the final status line's numbers
     assert (last["bronze_lag"], last["relay_lag_rows"]) == (0, 0), last
-    assert postgres.status() is None, "the runner left PostgreSQL running"
+    assert postgres.status(data=DataDir.from_env()) is None, "the runner left PostgreSQL running"
 
-    with postgres.running() as pg:
+    with postgres.running(data=DataDir.from_env()) as pg:
         lines = {row[0] for row in query(pg.dsn(), "select event_id::text from order_lines")}
         orders = query(pg.dsn(), "select count(*) from orders")[0][0]
         outbox = query(pg.dsn(), "select count(*), count(published_at) from outbox")[0]

@@ -80,9 +80,9 @@ def test_a_batch_replayed_after_its_delta_commit_is_skipped(published, data_root
 def test_a_broker_that_lost_its_topic_is_reported_not_silently_skipped(
     published, data_root, monkeypatch_module
 ):
-    broker.stop()
+    broker.stop(data=DataDir.from_env())
     broker.remove_log(DataDir(data_root))  # the log lost: a new, empty topic
-    restarted = broker.start()
+    restarted = broker.start(data=DataDir.from_env())
     monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", restarted.bootstrap_servers)
     producer.publish_synthetic(100, KafkaConfig.from_env(), seed=7, quiet=True)
     before = bronze_table(data_root).num_rows

@@ -11,6 +11,7 @@ import pytest
 
 from ingest.benchmarks.bronze_writer import BronzeWriter, event, line
 from ingest.local.dbt import run_dbt
+from ingest.paths import DataDir
 
 from .helpers import bronze_path
 
@@ -55,7 +56,7 @@ def built(data_root):
             ),
         ]
     )
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     first = current_rows(data_root / "warehouse" / "lakehouse.duckdb")
     # a late copy of the 09:00 line, earlier in event order than both: it becomes the counted
     # line of order 900002, and the 09:00 line its duplicate
@@ -68,7 +69,7 @@ def built(data_root):
             )
         ]
     )
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     return first, current_rows(data_root / "warehouse" / "lakehouse.duckdb")
 
 
@@ -90,5 +91,5 @@ def test_a_current_line_that_became_a_duplicate_gives_way_to_the_latest_counted_
 def test_the_incremental_rows_equal_a_full_refresh(built, data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("BRONZE_TABLE_PATH", bronze_path(data_root))
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     assert current_rows(tmp_path / "warehouse" / "lakehouse.duckdb") == built[1]

@@ -99,11 +99,11 @@ def test_postgres_restarted_under_the_relay_it_reconnects_and_resumes(orders_db,
     with RelayThread(dsn, bootstrap) as relay:
         place_orders(dsn, 5)
         relay.wait_for(lambda: lag(dsn).rows == 0 and relay.relay.stats.transactions, what="first orders")
-        postgres.stop()
+        postgres.stop(data=DataDir.from_env())
         relay.wait_for(
             lambda: any("orders database unavailable" in m for m in relay.messages), what="a database message"
         )
-        postgres.start(port=orders_db.port)
+        postgres.start(port=orders_db.port, data=DataDir.from_env())
         place_orders(dsn, 5)
         relay.wait_for(lambda: lag(dsn).rows == 0, what="the relay to resume")
         # at least once: the earlier test's last transactions may come again; none may be missing

@@ -60,9 +60,9 @@ def test_orders_reach_gold_and_silver_holds_each_line_once_despite_relay_kills(o
     assert kills == KILLS and text.count("run: the relay exited") == KILLS, text[-3000:]
     last = runner_records(outbox_data_root)[-1]  # the final status line's numbers
     assert (last["bronze_lag"], last["relay_lag_rows"]) == (0, 0), last
-    assert postgres.status() is None, "the runner left PostgreSQL running"
+    assert postgres.status(data=DataDir.from_env()) is None, "the runner left PostgreSQL running"
 
-    with postgres.running() as pg:
+    with postgres.running(data=DataDir.from_env()) as pg:
         lines = {row[0] for row in query(pg.dsn(), "select event_id::text from order_lines")}
         orders = query(pg.dsn(), "select count(*) from orders")[0][0]
     assert orders >= 50 and len(lines) > orders

@@ -17,7 +17,7 @@ from ingest.bronze import job
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
 from ingest.generator import SyntheticSales
 from ingest.local.dbt import run_dbt
-from ingest.paths import warehouse_path
+from ingest.paths import DataDir, warehouse_path
 from ingest.summary import collect_gold_report
 
 from .helpers import PROJECT_DIR, bronze_path, bronze_table, bronze_version
@@ -49,7 +49,11 @@ def landed(kafka_broker, data_root, spark) -> Drain:
     for payload in BAD_PAYLOADS:
         raw.produce(kafka.topic, value=payload, key=b"bad")
     assert raw.flush(10) == 0
-    run = job.run(BronzeConfig.from_env(max_events_per_batch=5_000), available_now=True, spark=spark)
+    run = job.run(
+        BronzeConfig.from_env(max_events_per_batch=5_000, data=DataDir.from_env()),
+        available_now=True,
+        spark=spark,
+    )
     return Drain(result, run.landed, bronze_version(data_root))
 
 
@@ -58,7 +62,7 @@ def drained_again(landed, data_root, spark) -> Drain:
     """After the first drain, publish MORE_EVENTS new events and drain the topic again."""
     kafka = KafkaConfig.from_env()
     more = producer.publish_synthetic(MORE_EVENTS, kafka, seed=SEED + 1, quiet=True)
-    again = job.run(BronzeConfig.from_env(), available_now=True, spark=spark)
+    again = job.run(BronzeConfig.from_env(data=DataDir.from_env()), available_now=True, spark=spark)
     return Drain(more, again.landed, bronze_version(data_root))
 
 
@@ -137,7 +141,7 @@ def test_a_second_drain_reads_only_new_events(drained_again, data_root):
 @pytest.fixture(scope="module")
 def dbt_built(drained_again, data_root):
     """Silver and Gold built by dbt on Bronze after both drains."""
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
 
 
 @pytest.fixture
@@ -222,7 +226,7 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
 
 
 def test_incremental_rerun_adds_nothing_new(dbt_built, data_root):
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         assert con.execute("select count(*) from silver.stg_bronze__order_lines_checked").fetchone()[0] == (
             EVENTS + MORE_EVENTS + len(BAD_PAYLOADS)
@@ -266,7 +270,7 @@ def test_gold_and_its_report_match_a_recomputation_from_bronze(dbt_built, data_r
         else:
             gross += price * quantity
             orders.add(number)
-    report = collect_gold_report(months=100)
+    report = collect_gold_report(months=100, data=DataDir.from_env())
     assert report.orders == len(orders)
     assert round(report.gross_revenue, 2) == float(gross)
     assert round(report.returns_value, 2) == float(returns)

@@ -14,7 +14,7 @@ from ingest.benchmarks.bronze_writer import line
 from ingest.bronze import job
 from ingest.config import BronzeConfig, KafkaConfig
 from ingest.local.dbt import run_dbt
-from ingest.paths import warehouse_path
+from ingest.paths import DataDir, warehouse_path
 
 from .helpers import bronze_table
 
@@ -231,9 +231,9 @@ def built(kafka_broker, data_root, spark):
     for _, key, value, _ in CORPUS:
         producer.produce(kafka.topic, key=key, value=value, partition=PARTITION)
     assert producer.flush(30) == 0
-    run = job.run(BronzeConfig.from_env(), available_now=True, spark=spark)
+    run = job.run(BronzeConfig.from_env(data=DataDir.from_env()), available_now=True, spark=spark)
     assert run.landed == len(CORPUS)
-    run_dbt("build")  # raises if any model or test failed
+    run_dbt("build", data=DataDir.from_env())  # raises if any model or test failed
     import duckdb
 
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
@@ -353,4 +353,4 @@ def test_gold_builds_while_every_event_so_far_is_poison(tmp_path, monkeypatch):
 
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     BronzeWriter(bronze_path(tmp_path)).append([invalid("{oops"), invalid(None, "no value (tombstone)")])
-    run_dbt("build", quiet=True)
+    run_dbt("build", quiet=True, data=DataDir.from_env())

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from ingest import events
 from ingest.benchmarks.bronze_writer import BronzeWriter
 from ingest.local.dbt import run_dbt
-from ingest.paths import warehouse_path
+from ingest.paths import DataDir, warehouse_path
 
 from .helpers import bronze_path, bronze_table
 
@@ -244,7 +244,9 @@ def landed(data_root, spark):
         rows = writer.append_parsed(spark, batch, partition=number % 2)
         landed.extend((key, value, row) for (key, value), row in zip(batch, rows, strict=True))
         if number in (BATCHES // 2 - 1, BATCHES - 1):
-            run_dbt("build", quiet=True)  # raises if a model or a test (the books) failed
+            run_dbt(
+                "build", quiet=True, data=DataDir.from_env()
+            )  # raises if a model or a test (the books) failed
     return landed
 
 

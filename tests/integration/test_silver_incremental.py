@@ -10,6 +10,7 @@ from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid
 from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.local.dbt import run_dbt
+from ingest.paths import DataDir
 
 from .helpers import bronze_path
 
@@ -72,32 +73,32 @@ def warehouses(data_root, tmp_path_factory, monkeypatch_module):
     writer = BronzeWriter(bronze_path(data_root))
 
     writer.append(events[:2_000] + [invalid("{oops")])
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     # redelivered copies of events Silver already holds, next to new ones
     writer.append(events[2_000:3_500] + events[100:150], partition=1)
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     writer.append(events[3_500:4_500])
     # a late batch: landed with an earlier ingestion time than the last one Silver saw
     writer.append(events[4_500:4_800] + events[3_600:3_610], minutes_after_base=7, partition=2)
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     # a late exact duplicate line (new event id) of a transaction built in an earlier run
     writer.append(events[4_800:] + [as_event(0, rows[4_000], event_id="late-duplicate-line")])
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     # a late copy of a line Gold already counts, but *earlier* in event order: it becomes the
     # counted line and the one in Gold becomes a duplicate that must leave the fact
     early = counted_line(rows, 1_000)
     writer.append(
         [as_event(0, rows[early], event_id="late-earlier-copy", occurred_at="2026-11-25T07:00:00.000Z")]
     )
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     # the product is renamed on the last trading day: its snapshot must open a second version
     writer.append([as_event(0, renamed(rows[early]), event_id="renamed-product")])
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
 
     full = tmp_path_factory.mktemp("full-refresh")
     monkeypatch_module.setenv("LAKEHOUSE_DATA_DIR", str(full))
     monkeypatch_module.setenv("BRONZE_TABLE_PATH", bronze_path(data_root))
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     monkeypatch_module.delenv("BRONZE_TABLE_PATH")
     con = duckdb.connect()
     con.execute(f"attach '{data_root / 'warehouse' / 'lakehouse.duckdb'}' as incremental (read_only)")

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid, line
 from ingest.local.dbt import run_dbt
-from ingest.paths import warehouse_path
+from ingest.paths import DataDir, warehouse_path
 
 from .cases import CASES
 from .helpers import bronze_path
@@ -35,7 +35,7 @@ def warehouse(data_root):
             event("newer-schema", line(transaction_no="536406"), schema_version=2),
         ]
     )
-    run_dbt("build")
+    run_dbt("build", data=DataDir.from_env())
     with duckdb.connect(str(warehouse_path()), read_only=True) as con:
         yield con
 
@@ -150,7 +150,7 @@ def test_a_fail_rule_holds_its_events_back_and_fails_the_build_after_building_th
         [event("v1", line()), event("v2", line(transaction_no="536999"), schema_version=2)]
     )
     with pytest.raises(RuntimeError, match="dbt build"):
-        run_dbt("build", "--vars", FAIL_NEWER_SCHEMAS)
+        run_dbt("build", "--vars", FAIL_NEWER_SCHEMAS, data=DataDir.from_env())
     output = capfd.readouterr().out
     assert (
         "Silver held back events that broke rules of severity 'fail' (unsupported_schema_version: 1)"
@@ -166,7 +166,7 @@ def test_a_fail_rule_holds_its_events_back_and_fails_the_build_after_building_th
     assert gold == [("536366",)], "the readable event reached Gold"
 
     # resume as the message says: here by going back to the seed's severity (quarantine)
-    run_dbt("build", "--full-refresh")
+    run_dbt("build", "--full-refresh", data=DataDir.from_env())
     with duckdb.connect(str(tmp_path / "warehouse" / "lakehouse.duckdb"), read_only=True) as con:
         assert con.execute(
             "select line_status, quarantine_rules from silver.stg_bronze__quarantined_lines"
@@ -178,4 +178,6 @@ def test_a_severity_override_must_name_a_rule_and_a_severity(warehouse, tmp_path
     monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
     BronzeWriter(bronze_path(tmp_path)).append([event("v1", line())])
     with pytest.raises(RuntimeError, match="dbt build"):
-        run_dbt("build", "--vars", "{quality_rule_severities: {invalid_price: stop}}")
+        run_dbt(
+            "build", "--vars", "{quality_rule_severities: {invalid_price: stop}}", data=DataDir.from_env()
+        )

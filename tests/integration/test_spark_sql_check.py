@@ -23,7 +23,7 @@ from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.jvm import spark_conf
 from ingest.local.dbt import dbt_executable, run_dbt
-from ingest.paths import PROJECT_DIR, warehouse_path
+from ingest.paths import PROJECT_DIR, DataDir, warehouse_path
 
 from .cases import CASES
 from .helpers import bronze_path
@@ -81,7 +81,7 @@ def build(data_root: Path, run: int) -> None:
     redelivered more than merge_predicate_days later; the merges of the second run must still
     match those rows (the redelivered events, the lines Gold merges again from its lookback)."""
     again = [] if run == 1 else ["--exclude", "resource_type:seed", "resource_type:unit_test"]
-    run_dbt("build", *again, target="local")
+    run_dbt("build", *again, target="local", data=DataDir.from_env())
     run_dbt(
         "build",
         *again,
@@ -90,6 +90,7 @@ def build(data_root: Path, run: int) -> None:
         "--vars",
         json.dumps({"merge_predicate_days": 0}),
         target="spark",
+        data=DataDir.from_env(),
     )
 
 
