@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from ingest import jvm
 from ingest.api import server as api_server
 from ingest.benchmarks import cli as benchmarks_cli
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name, value in jvm.LOCAL_SPARK_ENVIRONMENT.items():  # before any SparkSession's JVM starts
+        os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
     return args.func(args)
 

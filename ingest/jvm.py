@@ -20,6 +20,11 @@ DELTA_SESSION_CONF = {
 }
 
 
+# What a local SparkSession's JVM reads from the environment when it starts (loopback only):
+# set by the entry points (the command line, the tests) before any session, never below them.
+LOCAL_SPARK_ENVIRONMENT = {"SPARK_LOCAL_IP": "127.0.0.1"}
+
+
 class JarsMissing(RuntimeError):
     """Set-up has not fetched the locked jars (or they were removed)."""
 

@@ -13,7 +13,10 @@ from ingest.paths import DataDir
 @pytest.fixture(scope="session")
 def spark():
     from ingest.bronze.job import local_spark
+    from ingest.jvm import LOCAL_SPARK_ENVIRONMENT
 
+    for name, value in LOCAL_SPARK_ENVIRONMENT.items():  # the tests are an entry point
+        os.environ.setdefault(name, value)
     session = local_spark("tests")
     yield session
     session.stop()

@@ -64,9 +64,8 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
     """A local SparkSession sized for a 2-core machine; on Databricks, the cluster's session."""
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return SparkSession.builder.getOrCreate()
-    # Python workers (foreachBatch's own work stays in the JVM) use this interpreter, not PATH's.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback only
+    # SPARK_LOCAL_IP (loopback only) is set by the entry points (jvm.LOCAL_SPARK_ENVIRONMENT):
+    # Spark reads it when its JVM starts, and this module writes no environment.
     spark = (
         SparkSession.builder.master("local[2]")
         .appName(app_name)
@@ -74,6 +73,8 @@ def local_spark(app_name: str = "bronze-ingester") -> SparkSession:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
+        # Python workers (foreachBatch's own work stays in the JVM) use this interpreter, not PATH's
+        .config("spark.pyspark.python", sys.executable)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")

@@ -4,6 +4,7 @@ measures or tests it, and no module grows past 400 lines unless it is one concep
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,29 @@ def test_no_module_over_400_lines_unless_one_concept():
     }
     assert sorted(set(long) - set(ONE_CONCEPT)) == [], long
     assert sorted(set(ONE_CONCEPT) - set(long)) == [], "an allowance no longer needed"
+
+
+ENTRY_POINTS = ("ingest/__main__.py", "/cli.py")
+
+
+def test_the_environment_is_written_only_at_entry_points():
+    writes = re.compile(r"os\.environ\[[^\]]+\]\s*=|os\.environ\.(setdefault|update|pop)\(|os\.putenv\(")
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if not str(path).endswith(ENTRY_POINTS)
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if writes.search(text)
+    ]
+    assert found == []
+
+
+def test_the_data_directory_is_passed_down_never_an_optional_fallback():
+    fallback = re.compile(r"data: DataDir \| None|data or DataDir\.from_env\(\)")
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if fallback.search(text)
+    ]
+    assert found == []
