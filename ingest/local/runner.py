@@ -21,7 +21,7 @@ started again on its log (data/kafka): nothing it acknowledged is lost, Bronze r
 its checkpoint. Only when the log itself is gone does the runner start a new broker, restart
 Bronze on the new topic from its start, publish again from the outbox what Bronze lacks (the
 relay keeps published rows for `--outbox-retention-minutes`; ingest.orders.replay), restart
-the relay, and say so in one line (`_recover_from_lost_log`). Each recovery is one line on the
+the relay, and say so in one line (ingest.local.recovery). Each recovery is one line on the
 console. With `--duration` it stops placing orders after that many seconds, lets the relay,
 Bronze, Silver and Gold catch up, and prints the final counts (used by the tests and the
 benchmark).
