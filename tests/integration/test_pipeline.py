@@ -17,7 +17,7 @@ from ingest.bronze import job
 from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
 from ingest.generator import SyntheticSales
 from ingest.local.dbt import run_dbt
-from ingest.paths import DataDir, warehouse_path
+from ingest.paths import DataDir
 from ingest.summary import collect_gold_report
 
 from .helpers import PROJECT_DIR, bronze_path, bronze_table, bronze_version
@@ -147,7 +147,7 @@ def dbt_built(drained_again, data_root):
 @pytest.fixture
 def built(dbt_built):
     """A read-only connection to the warehouse dbt built, closed after the test."""
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(DataDir.from_env().warehouse), read_only=True) as con:
         yield con
 
 
@@ -227,7 +227,7 @@ def test_gold_revenue_matches_an_independent_computation_from_the_source_rows(bu
 
 def test_incremental_rerun_adds_nothing_new(dbt_built, data_root):
     run_dbt("build", data=DataDir.from_env())
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(DataDir.from_env().warehouse), read_only=True) as con:
         assert con.execute("select count(*) from silver.stg_bronze__order_lines_checked").fetchone()[0] == (
             EVENTS + MORE_EVENTS + len(BAD_PAYLOADS)
         )

@@ -14,7 +14,7 @@ from ingest.benchmarks.bronze_writer import line
 from ingest.bronze import job
 from ingest.config import BronzeConfig, KafkaConfig
 from ingest.local.dbt import run_dbt
-from ingest.paths import DataDir, warehouse_path
+from ingest.paths import DataDir
 
 from .helpers import bronze_table
 
@@ -236,7 +236,7 @@ def built(kafka_broker, data_root, spark):
     run_dbt("build", data=DataDir.from_env())  # raises if any model or test failed
     import duckdb
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(DataDir.from_env().warehouse), read_only=True) as con:
         yield con
 
 

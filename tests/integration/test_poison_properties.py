@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from ingest import events
 from ingest.benchmarks.bronze_writer import BronzeWriter
 from ingest.local.dbt import run_dbt
-from ingest.paths import DataDir, warehouse_path
+from ingest.paths import DataDir
 
 from .helpers import bronze_path, bronze_table
 
@@ -252,7 +252,7 @@ def landed(data_root, spark):
 
 @pytest.fixture(scope="module")
 def warehouse(landed):
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(DataDir.from_env().warehouse), read_only=True) as con:
         yield con
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.benchmarks.bronze_writer import BronzeWriter, event, invalid, line
 from ingest.local.dbt import run_dbt
-from ingest.paths import DataDir, warehouse_path
+from ingest.paths import DataDir
 
 from .cases import CASES
 from .helpers import bronze_path
@@ -36,7 +36,7 @@ def warehouse(data_root):
         ]
     )
     run_dbt("build", data=DataDir.from_env())
-    with duckdb.connect(str(warehouse_path()), read_only=True) as con:
+    with duckdb.connect(str(DataDir.from_env().warehouse), read_only=True) as con:
         yield con
 
 

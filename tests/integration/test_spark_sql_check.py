@@ -23,7 +23,7 @@ from ingest.events import LINE_FIELDS
 from ingest.generator import TEST_CUSTOMERS, SyntheticSales
 from ingest.jvm import spark_conf
 from ingest.local.dbt import dbt_executable, run_dbt
-from ingest.paths import PROJECT_DIR, DataDir, warehouse_path
+from ingest.paths import PROJECT_DIR, DataDir
 
 from .cases import CASES
 from .helpers import bronze_path
@@ -151,7 +151,7 @@ def both_engines(data_root):
         partition=2,
     )
     build(data_root, 2)
-    return duckdb.connect(str(warehouse_path()), read_only=True), data_root / "spark-warehouse"
+    return duckdb.connect(str(DataDir.from_env().warehouse), read_only=True), data_root / "spark-warehouse"
 
 
 def spark_table_path(warehouse_dir: Path, schema: str, table: str) -> str:
