@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 EVENTS ?= 100000
 CSV ?=
 
-.PHONY: setup demo test check-bundle lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
+.PHONY: setup demo test test-alone check-bundle lint bench bench-freshness bench-api bench-scaling soak chaos broker-start broker-stop pg-start pg-stop run dbt-build docs api dashboard powerbi clean
 
 setup: $(VENV)/.installed
 	@python3 scripts/jars.py check 2>/dev/null || python3 scripts/jars.py fetch
@@ -24,6 +24,11 @@ demo: setup
 ## Run every test: ruff, sqlfluff, pytest (unit, integration with the real broker, dbt build).
 test: setup
 	@bash scripts/test.sh
+
+## Run every unit test alone, each in its own process (long: about a second each); a test that
+## needs another to run first fails here. `make test-alone TESTS=tests/integration/test_x.py`.
+test-alone: setup
+	$(PY) -m tests.run_alone $(or $(TESTS),tests/unit)
 
 ## Validate every target of the Databricks bundle with the real CLI (built from the Go module
 ## proxy at the version of tools/databricks-cli/go.mod) against a stand-in workspace on 127.0.0.1.

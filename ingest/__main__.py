@@ -10,7 +10,7 @@ import sys
 from ingest import jvm
 from ingest.api import server as api_server
 from ingest.benchmarks import cli as benchmarks_cli
-from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig
+from ingest.config import DEFAULT_PARTITIONS, BronzeConfig, KafkaConfig, LogRetention, Settings
 from ingest.local import discovery
 from ingest.local.run_options import RunnerOptions, add_arguments
 from ingest.orders import cli as orders_cli
@@ -26,7 +26,7 @@ def _cmd_broker(args: argparse.Namespace) -> int:
         b = broker.start(
             port=args.port,
             partitions=args.partitions,
-            retention=broker.Retention.from_env(),
+            retention=LogRetention.from_env(),
             sasl_connection_string=sasl,
             data=data,
         )
@@ -106,20 +106,21 @@ def _cmd_compact(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ingest.local import demo
 
-    return demo.main(events=args.events, csv_path=args.csv, seed=args.seed, data=DataDir.from_env())
+    return demo.main(Settings.from_env(), events=args.events, csv_path=args.csv, seed=args.seed)
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from ingest import summary
 
-    print(summary.render(summary.collect(DataDir.from_env())))
+    settings = Settings.from_env()
+    print(summary.render(summary.collect(settings.data, settings.bronze.table_path)))
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingest.local import runner
 
-    return runner.main(RunnerOptions.from_args(args), DataDir.from_env())
+    return runner.main(RunnerOptions.from_args(args), Settings.from_env())
 
 
 def build_parser() -> argparse.ArgumentParser:

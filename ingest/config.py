@@ -1,4 +1,5 @@
-"""Typed configuration for the producer and the Bronze ingester.
+"""Typed configuration: the event log, the Bronze ingester, the local broker's retention, and
+`Settings`, all of them read from the environment once, at an entry point, and passed down.
 
 Every setting has a default for the embedded default (one machine, no cloud) and can be
 overridden from the environment. Secrets (the Event Hubs connection string) are read
@@ -8,7 +9,7 @@ from the environment only, never from a file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ingest.paths import DataDir
 
@@ -119,11 +120,24 @@ class BronzeConfig:
     query_name: str = "bronze_sales_transactions"
 
     @classmethod
-    def from_env(cls, data: DataDir, **overrides: object) -> BronzeConfig:
+    def at(cls, data: DataDir, kafka: KafkaConfig, **overrides: object) -> BronzeConfig:
+        """Bronze in `data`'s table and checkpoint, reading `kafka`, the other settings their
+        defaults unless overridden; no environment read."""
+        values: dict[str, object] = {
+            "kafka": kafka,
+            "table_path": str(data.bronze_table),
+            "checkpoint_path": str(data.bronze_checkpoint),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)  # type: ignore[arg-type]
+        config.validate()
+        return config
+
+    @classmethod
+    def from_env(cls, data: DataDir, kafka: KafkaConfig, **overrides: object) -> BronzeConfig:
         """Settings from the environment (read at an entry point); Bronze's paths default to
         `data`'s; keyword overrides win over both."""
         values: dict[str, object] = {
-            "kafka": overrides.get("kafka") or KafkaConfig.from_env(),
             "table_path": os.environ.get("BRONZE_TABLE_PATH", str(data.bronze_table)),
             "checkpoint_path": os.environ.get("BRONZE_CHECKPOINT_PATH", str(data.bronze_checkpoint)),
             "starting_offsets": os.environ.get("BRONZE_STARTING_OFFSETS", cls.starting_offsets),
@@ -133,9 +147,7 @@ class BronzeConfig:
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        config = cls(**values)  # type: ignore[arg-type]
-        config.validate()
-        return config
+        return cls.at(data, kafka, **values)
 
     def validate(self) -> None:
         if self.kafka.security_protocol not in ("SASL_SSL", "SASL_PLAINTEXT"):
@@ -149,3 +161,59 @@ class BronzeConfig:
             )
         if self.max_events_per_batch <= 0:
             raise ValueError("max events per batch must be positive")
+
+
+@dataclass(frozen=True)
+class LogRetention:
+    """How much log the local broker keeps: `hours` of it, and at most `gigabytes` across the
+    topic's partitions (each partition gets its share), whichever limit comes first."""
+
+    hours: float = 6.0
+    gigabytes: float = 4.0
+    segment_mb: int = 128
+
+    @classmethod
+    def from_env(cls) -> LogRetention:
+        return cls(
+            hours=float(os.environ.get("KAFKA_RETENTION_HOURS", cls.hours)),
+            gigabytes=float(os.environ.get("KAFKA_RETENTION_GB", cls.gigabytes)),
+        )
+
+    def fitted(self, free_bytes: int) -> LogRetention:
+        """This retention, its byte budget lowered to half the free disk when that is smaller."""
+        budget = min(self.gigabytes, free_bytes / 2 / 2**30)
+        return LogRetention(
+            self.hours, round(budget, 3), min(self.segment_mb, max(1, int(budget * 1024 / 8)))
+        )
+
+    def partition_bytes(self, partitions: int) -> int:
+        return int(self.gigabytes * 2**30 / partitions)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment says, read once by `from_env()` at an entry point (a command of
+    `python -m ingest`, a test's fixture) and passed down; nothing below reads it again."""
+
+    data: DataDir
+    kafka: KafkaConfig
+    bronze: BronzeConfig
+    retention: LogRetention
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data = DataDir.from_env()
+        kafka = KafkaConfig.from_env()
+        return cls(data, kafka, BronzeConfig.from_env(data, kafka), LogRetention.from_env())
+
+    @classmethod
+    def defaults(cls, data: DataDir) -> Settings:
+        """The built-in defaults in `data` (what a benchmark runs in its own directory)."""
+        kafka = KafkaConfig()
+        return cls(data, kafka, BronzeConfig.at(data, kafka), LogRetention())
+
+    def on_broker(self, bootstrap_servers: str) -> Settings:
+        """These settings with the event log at a local broker this process started (its plain
+        listener: no SASL); the topic kept."""
+        kafka = KafkaConfig(bootstrap_servers=bootstrap_servers, topic=self.kafka.topic)
+        return replace(self, kafka=kafka, bronze=replace(self.bronze, kafka=kafka))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.config import BronzeConfig
 from ingest.paths import DataDir, delta_table_exists
 
 
@@ -74,12 +73,11 @@ limit 5
 """
 
 
-def collect(data: DataDir) -> Summary:
-    """The counts of `data`."""
+def collect(data: DataDir, table_path: str) -> Summary:
+    """The counts of Bronze at `table_path` and of `data`'s warehouse."""
     import duckdb
 
     summary = Summary(warehouse=data.warehouse)
-    table_path = BronzeConfig.from_env(data).table_path
     if delta_table_exists(Path(table_path)):
         (
             summary.bronze_rows,

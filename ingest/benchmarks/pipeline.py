@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import producer
-from ingest.config import BronzeConfig, KafkaConfig
+from ingest.config import BronzeConfig, KafkaConfig, Settings
 from ingest.generator import SyntheticSales, write_csv
 from ingest.local import broker
 from ingest.local.dbt import run_dbt
@@ -115,7 +115,7 @@ def main(
     bench.reset_lakehouse()
     figures: dict[str, str] = {}
     with broker.running(data=bench) as running:
-        kafka = KafkaConfig.from_env(bootstrap_servers=running.bootstrap_servers)
+        kafka = KafkaConfig(bootstrap_servers=running.bootstrap_servers)
         result = producer.publish_csv(str(csv_path), kafka)
         figures["publish"] = (
             f"{result.published:,} events in {result.seconds:.1f} s = {result.rate:,.0f} events/s"
@@ -123,7 +123,7 @@ def main(
 
         from ingest.bronze import job
 
-        config = BronzeConfig.from_env(bench, kafka=kafka)
+        config = BronzeConfig.at(bench, kafka)
         started = time.monotonic()
         spark = job.local_spark("bench")
         session_s = time.monotonic() - started
@@ -214,7 +214,7 @@ def freshness_bench(
 
     options = RunnerOptions.fast(rate=rate, duration_s=duration_s)
     started = time.monotonic()
-    report = Runner(options, data.below("bench-freshness")).run()
+    report = Runner(options, Settings.defaults(data.below("bench-freshness"))).run()
     wall = time.monotonic() - started
 
     def pct(p50: float | None, p95: float | None, n: int) -> str:

@@ -133,12 +133,12 @@ def measure(data: DataDir, lines: int) -> Replay:
     started = time.monotonic()
     with broker.running(data=run) as running:
         broker_start_s = time.monotonic() - started
-        kafka = KafkaConfig.from_env(bootstrap_servers=running.bootstrap_servers)
+        kafka = KafkaConfig(bootstrap_servers=running.bootstrap_servers)
         published = producer.publish_csv(str(csv_path), kafka)
         ceiling_table = run.root / "ceiling"
         shutil.rmtree(ceiling_table, ignore_errors=True)
         ceiling_rows, ceiling_s = ceiling(kafka, str(ceiling_table), published.published)
-        config = BronzeConfig.from_env(run, kafka=kafka)
+        config = BronzeConfig.at(run, kafka)
         started = time.monotonic()
         spark = job.local_spark("bench-replay")
         session_s = time.monotonic() - started

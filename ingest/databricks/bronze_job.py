@@ -152,8 +152,8 @@ def main(
     if dbutils is None and os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         spark = spark if spark is not None else job.local_spark("bronze-databricks")
         dbutils = secrets.get_dbutils(spark)
-    ref = secrets.SecretRef.from_args(args.secret_scope, args.secret_key)
-    secret = secrets.resolve_connection_string(ref, dbutils)
+    ref = secrets.SecretRef.from_args(args.secret_scope, args.secret_key, os.environ)
+    secret = secrets.resolve_connection_string(ref, dbutils, os.environ)
     config = bronze_config(args, secret.value)  # its repr leaves the connection string out
     print(describe(config, secret.origin), file=sys.stderr)
     spark = spark if spark is not None else job.local_spark("bronze-databricks")

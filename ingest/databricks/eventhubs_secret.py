@@ -43,10 +43,7 @@ class SecretRef:
         return f"{self.scope}/{self.key}"
 
     @classmethod
-    def from_args(
-        cls, scope: str | None, key: str | None, env: Mapping[str, str] | None = None
-    ) -> SecretRef | None:
-        env = os.environ if env is None else env
+    def from_args(cls, scope: str | None, key: str | None, env: Mapping[str, str]) -> SecretRef | None:
         scope = scope or env.get(SCOPE_ENV_VAR) or None
         key = key or env.get(KEY_ENV_VAR) or None
         return cls(scope, key) if scope and key else None
@@ -68,10 +65,9 @@ def _is_unresolved_reference(value: str) -> bool:
 def resolve_connection_string(
     ref: SecretRef | None,
     dbutils: DBUtilsLike | None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
 ) -> ResolvedSecret:
-    """The connection string, from the environment first, then the secret scope."""
-    env = os.environ if env is None else env
+    """The connection string, from the environment `env` first, then the secret scope."""
     from_env = (env.get(ENV_VAR) or "").strip()
     if from_env and not _is_unresolved_reference(from_env):
         return ResolvedSecret(from_env, f"environment variable {ENV_VAR}")

@@ -12,7 +12,7 @@ Listeners, all on 127.0.0.1:
   which the broker reads from its environment (Kafka's EnvVarConfigProvider), never from a file;
 - the KRaft controller on a port of its own.
 
-Retention (`Retention`): by time and by size, whichever comes first, so the log keeps at least
+Retention (`config.LogRetention`): by time and by size, whichever comes first, so the log keeps at least
 an hour at 100 orders/s (about 2.5 GB) by default and never grows past its byte budget; at start
 the budget is lowered to half the disk's free space when that is smaller (and said so).
 
@@ -39,42 +39,18 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ingest import jvm
-from ingest.config import DEFAULT_PARTITIONS, TOPIC
+from ingest.config import DEFAULT_PARTITIONS, TOPIC, LogRetention
 from ingest.local import services
 from ingest.paths import DataDir
 
 # The broker reads the SASL listener's password from this variable of its own environment.
 SASL_SECRET_ENV = "BROKER_SASL_CONNECTION_STRING"
 READY_TIMEOUT_S = 30.0
+DEFAULT_RETENTION = LogRetention()  # 6 hours, 4 GB: what a test or a benchmark broker keeps
 
 
 class BrokerError(RuntimeError):
     """The broker could not be started, reached or stopped."""
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How much log the broker keeps: `hours` of it, and at most `gigabytes` across the topic's
-    partitions (each partition gets its share), whichever limit comes first."""
-
-    hours: float = 6.0
-    gigabytes: float = 4.0
-    segment_mb: int = 128
-
-    @classmethod
-    def from_env(cls) -> Retention:
-        return cls(
-            hours=float(os.environ.get("KAFKA_RETENTION_HOURS", cls.hours)),
-            gigabytes=float(os.environ.get("KAFKA_RETENTION_GB", cls.gigabytes)),
-        )
-
-    def fitted(self, free_bytes: int) -> Retention:
-        """This retention, its byte budget lowered to half the free disk when that is smaller."""
-        budget = min(self.gigabytes, free_bytes / 2 / 2**30)
-        return Retention(self.hours, round(budget, 3), min(self.segment_mb, max(1, int(budget * 1024 / 8))))
-
-    def partition_bytes(self, partitions: int) -> int:
-        return int(self.gigabytes * 2**30 / partitions)
 
 
 @dataclass(frozen=True)
@@ -123,7 +99,12 @@ def log_present(data: DataDir) -> bool:
 
 
 def server_properties(
-    log: Path, port: int, controller_port: int, sasl_port: int | None, retention: Retention, partitions: int
+    log: Path,
+    port: int,
+    controller_port: int,
+    sasl_port: int | None,
+    retention: LogRetention,
+    partitions: int,
 ) -> str:
     listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{controller_port}"]
     advertised = [f"PLAINTEXT://127.0.0.1:{port}"]
@@ -298,21 +279,20 @@ def start(
     partitions: int = DEFAULT_PARTITIONS,
     *,
     data: DataDir,
-    retention: Retention | None = None,
+    retention: LogRetention = DEFAULT_RETENTION,
     sasl_connection_string: str | None = None,
     sasl_port: int | None = None,
 ) -> Broker:
     """Start Kafka on 127.0.0.1 over the log in `data/kafka` (formatted the first time), wait
     until it answers, create the topic, record the PID. With `sasl_connection_string`, the SASL
     listener (user `$ConnectionString`, that string as password) is opened too. `retention`
-    defaults to KAFKA_RETENTION_HOURS / KAFKA_RETENTION_GB, else 6 hours and 4 GB."""
+    bounds the log (the entry points read KAFKA_RETENTION_HOURS / KAFKA_RETENTION_GB)."""
     running = status(data)
     if running is not None:
         ensure_topic(running.bootstrap_servers, partitions=partitions)
         return running
     folder, log = kafka_dir(data), log_dir(data)
     log.mkdir(parents=True, exist_ok=True)
-    retention = retention or Retention.from_env()
     fitted = retention.fitted(shutil.disk_usage(log).free)
     if fitted.gigabytes < retention.gigabytes:
         print(
@@ -415,11 +395,18 @@ def running(
     partitions: int = DEFAULT_PARTITIONS,
     *,
     data: DataDir,
+    retention: LogRetention = DEFAULT_RETENTION,
     sasl_connection_string: str | None = None,
 ) -> Iterator[Broker]:
     """A broker for the duration of a block; stopped afterwards only if this block started it."""
     already = status(data)
-    broker = start(port=port, partitions=partitions, data=data, sasl_connection_string=sasl_connection_string)
+    broker = start(
+        port=port,
+        partitions=partitions,
+        data=data,
+        retention=retention,
+        sasl_connection_string=sasl_connection_string,
+    )
     try:
         yield broker
     finally:

@@ -6,7 +6,7 @@ import sys
 import time
 
 from ingest import producer, summary
-from ingest.config import BronzeConfig, KafkaConfig
+from ingest.config import Settings
 from ingest.local import broker, serving
 from ingest.local.dbt import run_dbt
 from ingest.paths import DataDir
@@ -58,17 +58,19 @@ def api_example(data: DataDir) -> str:
     )
 
 
-def main(data: DataDir, events: int = 100_000, csv_path: str | None = None, seed: int = 42) -> int:
-    """The demo on `data` (default: the data directory LAKEHOUSE_DATA_DIR names), from empty
-    Bronze, checkpoints and warehouse (the broker is new too)."""
+def main(settings: Settings, events: int = 100_000, csv_path: str | None = None, seed: int = 42) -> int:
+    """The demo on `settings`' data directory, from empty Bronze, checkpoints and warehouse (the
+    broker is new too)."""
     started = time.monotonic()
+    data = settings.data
     data.reset_lakehouse()
     if broker.status(data) is None:
         broker.remove_log(data)  # a new topic, as Bronze starts from empty
     step("starting the local broker (Apache Kafka, KRaft, log in data/kafka) on 127.0.0.1")
-    with broker.running(data=data) as running:
+    with broker.running(data=data, retention=settings.retention) as running:
         print(f"broker pid {running.pid} at {running.bootstrap_servers}")
-        kafka = KafkaConfig.from_env(bootstrap_servers=running.bootstrap_servers)
+        local = settings.on_broker(running.bootstrap_servers)
+        kafka = local.kafka
         if csv_path:
             step(f"publishing {csv_path} to {kafka.topic}")
             result = producer.publish_csv(csv_path, kafka)
@@ -84,10 +86,9 @@ def main(data: DataDir, events: int = 100_000, csv_path: str | None = None, seed
         step("draining the topic into Bronze (PySpark Structured Streaming, available-now)")
         from ingest.bronze import job
 
-        config = BronzeConfig.from_env(data, kafka=kafka)
         spark = job.local_spark()
         try:
-            job.run(config, available_now=True, spark=spark)
+            job.run(local.bronze, available_now=True, spark=spark)
         finally:
             spark.stop()
         step("stopping the broker")
@@ -96,7 +97,7 @@ def main(data: DataDir, events: int = 100_000, csv_path: str | None = None, seed
     serving.publish(data.warehouse)  # the read-only copy the analytics API serves
 
     step("summary")
-    result_summary = summary.collect(data)
+    result_summary = summary.collect(data, local.bronze.table_path)
     print(summary.render(result_summary, events_sent=result.published))
     step("Gold report")
     print(summary.render_gold_report(summary.collect_gold_report(data=data)))

@@ -42,7 +42,7 @@ import signal
 import sys
 import time
 
-from ingest.config import KafkaConfig
+from ingest.config import KafkaConfig, Settings
 from ingest.errors import first_line
 from ingest.local import broker, serving
 from ingest.local.dbt import DbtWorker
@@ -55,7 +55,7 @@ from ingest.local.schedule import LAYERS, DbtScheduler
 from ingest.local.status import RunReport, Status
 from ingest.orders import migrate, postgres
 from ingest.orders.outbox import lag
-from ingest.paths import DataDir, DeltaCommits, delta_table_exists
+from ingest.paths import DeltaCommits, delta_table_exists
 
 TICK_S = 0.2
 # each log in data/run is kept under this size (the previous part in <name>.log.1)
@@ -65,9 +65,10 @@ BROKER_LOSS_DRAIN_S = 90.0
 
 
 class Runner:
-    def __init__(self, options: RunnerOptions, data: DataDir) -> None:
+    def __init__(self, options: RunnerOptions, settings: Settings) -> None:
         self.options = options
-        self.data = data
+        self.settings = settings
+        self.data = data = settings.data
         self.stopping = False
         self.report = RunReport()
         self.status = Status(data.run, data.bronze_table, Freshness(data.warehouse), self.report, self.say)
@@ -127,14 +128,14 @@ class Runner:
     def _start(self, kafka_log: logging.Logger) -> Pipeline:
         """Broker, orders database, relay and Bronze, dbt (parse and seed), then the simulator."""
         opts = self.options
-        b = broker.start(data=self.data)
+        b = broker.start(data=self.data, retention=self.settings.retention)
         pg = postgres.start(data=self.data)
         migrate.apply(pg.dsn())
         migrate.ensure_slot(pg.dsn(), postgres.SLOT)
         self.say(
             f"run: broker {b.bootstrap_servers} (pid {b.pid}), orders database {pg.dsn()} (pid {pg.pid})"
         )
-        kafka = KafkaConfig(bootstrap_servers=b.bootstrap_servers, topic=KafkaConfig.from_env().topic)
+        kafka = self.settings.on_broker(b.bootstrap_servers).kafka
         env = self._child_env(kafka, pg.dsn())
         simulator = Child("simulator", ingest_command(*self._simulate_args()), env, self.data.run)
         relay_args = ("orders", "relay", "--retention-minutes", f"{opts.outbox_retention_minutes:g}")
@@ -207,11 +208,11 @@ class Runner:
     def _child_env(self, kafka: KafkaConfig, dsn: str) -> dict[str, str]:
         """The children's environment: ours, plus where the data, the broker and the orders are."""
         return {
+            "PYSPARK_PYTHON": sys.executable,  # their Spark workers' interpreter, unless ours names one
             **os.environ,
             **self.data.env(),
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "ORDERS_DATABASE_DSN": dsn,
-            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
         }
 
     def _simulate_args(self) -> list[str]:
@@ -382,8 +383,8 @@ def _kafka_clients_log(path) -> logging.Logger:
     return log
 
 
-def main(options: RunnerOptions, data: DataDir) -> int:
-    runner = Runner(options, data)
+def main(options: RunnerOptions, settings: Settings) -> int:
+    runner = Runner(options, settings)
     try:
         report = runner.run()
     except RuntimeError as exc:

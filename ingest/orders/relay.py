@@ -93,6 +93,11 @@ class _Pending:
     remaining: int = 0
     failed: str | None = None
     acked_at: float = 0.0  # when every row was acknowledged (monotonic)
+    marked: set[int] = field(default_factory=set)  # its rows marked published so far
+
+    @property
+    def unmarked(self) -> list[int]:
+        return [outbox_id for outbox_id in self.ids if outbox_id not in self.marked]
 
     def __post_init__(self) -> None:
         self.remaining = self.size
@@ -285,12 +290,16 @@ class Relay:
         if not self._acked or (not force and now - self._last_marked < MARK_EVERY_S):
             return
         self._last_marked = now
-        marked = outbox.mark_published(side, [outbox_id for entry in self._acked for outbox_id in entry.ids])
+        unmarked = [outbox_id for entry in self._acked for outbox_id in entry.unmarked]
+        marked = outbox.mark_published(side, unmarked)
         # in commit order, up to the first transaction whose rows this session cannot see yet
-        # (retried next time); rows gone for INVISIBLE_GRACE_S were deleted, so published before
+        # (retried next time, its rows not marked yet only); rows gone for INVISIBLE_GRACE_S
+        # were deleted, so published before
+        for entry in self._acked:
+            entry.marked.update(outbox_id for outbox_id in entry.ids if outbox_id in marked)
         done = 0
         for entry in self._acked:
-            if not marked.issuperset(entry.ids) and now - entry.acked_at < INVISIBLE_GRACE_S:
+            if entry.unmarked and now - entry.acked_at < INVISIBLE_GRACE_S:
                 break
             done += 1
         confirmed, self._acked = self._acked[:done], self._acked[done:]

@@ -33,46 +33,53 @@ sales as (
 traced as (
 
     select
-        checked.event_key,
-        checked.event_id,
-        checked.transaction_no,
-        checked.product_no,
-        checked.product_name,
-        checked.sale_date,
-        checked.quantity,
-        checked.unit_price,
-        checked.customer_no,
-        checked.source_country,
-        checked.is_return,
+        checked.*,
+        excluded.exclusion_reason,
+        sales.net_amount,
         case
             when sales.sales_line_key is not null then 'counted'
             when checked.line_status = 'quarantined' then 'quarantined'
             when checked.line_status = 'failed' then 'failed'
             when excluded.exclusion_reason is not null then 'excluded'
             else 'pending'
-        end as line_status,
-        case
-            when sales.sales_line_key is not null then null
-            when checked.line_status = 'quarantined'
-                then coalesce(
-                    nullif(replace(checked.quarantine_rules, ',', ', '), ''), 'quarantined'
-                )
-            when checked.line_status = 'failed'
-                then coalesce(nullif(replace(checked.fail_rules, ',', ', '), ''), 'failed')
-            when excluded.exclusion_reason is not null then excluded.exclusion_reason
-            else 'valid in Silver, not yet in a Gold build'
-        end as status_reason,
-        checked.warning_rules,
-        sales.net_amount,
-        checked.kafka_topic,
-        checked.kafka_partition,
-        checked.kafka_offset,
-        checked.source_event_at,
-        checked.bronze_batch_id,
-        checked.bronze_ingested_at
+        end as traced_status
     from checked
     left join excluded on checked.event_id = excluded.event_id
     left join sales on checked.event_id = sales.event_id
+
+),
+
+reasoned as (
+
+    select
+        event_key,
+        event_id,
+        transaction_no,
+        product_no,
+        product_name,
+        sale_date,
+        quantity,
+        unit_price,
+        customer_no,
+        source_country,
+        is_return,
+        traced_status as line_status,
+        case traced_status
+            when 'quarantined'
+                then coalesce(nullif(replace(quarantine_rules, ',', ', '), ''), 'quarantined')
+            when 'failed' then coalesce(nullif(replace(fail_rules, ',', ', '), ''), 'failed')
+            when 'excluded' then exclusion_reason
+            when 'pending' then 'valid in Silver, not yet in a Gold build'
+        end as status_reason,
+        warning_rules,
+        net_amount,
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        source_event_at,
+        bronze_batch_id,
+        bronze_ingested_at
+    from traced
 
 ),
 
@@ -100,7 +107,7 @@ final as (
         cast(source_event_at as timestamp) as source_event_at,
         cast(bronze_batch_id as bigint) as bronze_batch_id,
         cast(bronze_ingested_at as timestamp) as bronze_ingested_at
-    from traced
+    from reasoned
 
 )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 from collections import Counter
 from pathlib import Path
@@ -33,7 +32,23 @@ def assert_exactly_once(data_root: Path, expected: int) -> None:
     assert len(set(table["event_id"].to_pylist())) == expected
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
+def data_root(tmp_path, monkeypatch) -> Path:
+    """Each test its own data directory: a crash, a replay and a lost log are separate stories."""
+    monkeypatch.setenv("LAKEHOUSE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def kafka_broker(data_root, monkeypatch):
+    """Each test its own broker, whose log lives in the test's data directory."""
+    running = broker.start(data=DataDir(data_root))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", running.bootstrap_servers)
+    yield running
+    broker.stop(data=DataDir(data_root))
+
+
+@pytest.fixture
 def published(kafka_broker, data_root):
     result = producer.publish_synthetic(EVENTS, KafkaConfig.from_env(), seed=5, quiet=True)
     assert result.published == EVENTS
@@ -77,13 +92,15 @@ def test_a_batch_replayed_after_its_delta_commit_is_skipped(published, data_root
     assert_exactly_once(data_root, EVENTS + more.published)
 
 
-def test_a_broker_that_lost_its_topic_is_reported_not_silently_skipped(
-    published, data_root, monkeypatch_module
-):
-    broker.stop(data=DataDir.from_env())
+def test_a_broker_that_lost_its_topic_is_reported_not_silently_skipped(published, data_root, monkeypatch):
+    landed = cli("bronze", "--available-now")
+    assert landed.returncode == 0, landed.stderr[-3000:]
+    assert_exactly_once(data_root, EVENTS)
+
+    broker.stop(data=DataDir(data_root))
     broker.remove_log(DataDir(data_root))  # the log lost: a new, empty topic
-    restarted = broker.start(data=DataDir.from_env())
-    monkeypatch_module.setenv("KAFKA_BOOTSTRAP_SERVERS", restarted.bootstrap_servers)
+    restarted = broker.start(data=DataDir(data_root))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", restarted.bootstrap_servers)
     producer.publish_synthetic(100, KafkaConfig.from_env(), seed=7, quiet=True)
     before = bronze_table(data_root).num_rows
 
@@ -96,4 +113,3 @@ def test_a_broker_that_lost_its_topic_is_reported_not_silently_skipped(
     reset = cli("bronze", "--available-now", "--reset-checkpoint")
     assert reset.returncode == 0, reset.stderr[-3000:]
     assert bronze_table(data_root).num_rows == before + 100
-    shutil.rmtree(Path(data_root, "checkpoints"), ignore_errors=True)

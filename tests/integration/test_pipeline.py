@@ -51,7 +51,7 @@ def landed(kafka_broker, data_root, spark) -> Drain:
         raw.produce(kafka.topic, value=payload, key=b"bad")
     assert raw.flush(10) == 0
     run = job.run(
-        BronzeConfig.from_env(max_events_per_batch=5_000, data=DataDir.from_env()),
+        BronzeConfig.from_env(DataDir.from_env(), KafkaConfig.from_env(), max_events_per_batch=5_000),
         available_now=True,
         spark=spark,
     )
@@ -73,7 +73,7 @@ def drained_again(landed, data_root, spark) -> Drain:
     """After the first drain, publish MORE_EVENTS new events and drain the topic again."""
     kafka = KafkaConfig.from_env()
     more = producer.publish_synthetic(MORE_EVENTS, kafka, seed=SEED + 1, quiet=True)
-    again = job.run(BronzeConfig.from_env(data=DataDir.from_env()), available_now=True, spark=spark)
+    again = job.run(BronzeConfig.from_env(DataDir.from_env(), kafka), available_now=True, spark=spark)
     return Drain(more, again.landed, bronze_version(data_root), topic_total(kafka))
 
 

@@ -231,7 +231,7 @@ def built(kafka_broker, data_root, spark):
     for _, key, value, _ in CORPUS:
         producer.produce(kafka.topic, key=key, value=value, partition=PARTITION)
     assert producer.flush(30) == 0
-    run = job.run(BronzeConfig.from_env(data=DataDir.from_env()), available_now=True, spark=spark)
+    run = job.run(BronzeConfig.from_env(DataDir.from_env(), kafka), available_now=True, spark=spark)
     assert run.landed == len(CORPUS)
     run_dbt("build", data=DataDir.from_env())  # raises if any model or test failed
     import duckdb

@@ -117,6 +117,21 @@ def test_no_module_over_400_lines_unless_one_concept():
 
 
 ENTRY_POINTS = ("ingest/__main__.py", "/cli.py")
+# Modules besides the command lines that may read the environment, and why: each is an entry
+# point of its own or the one place a setting's reading is defined (called by an entry point).
+READS_ENVIRONMENT = {
+    "ingest/config.py": "defines Settings.from_env and the config classes' from_env",
+    "ingest/paths.py": "defines DataDir.from_env",
+    "ingest/api/config.py": "defines ApiConfig.from_env (the keys come from the environment only)",
+    "ingest/api/server.py": "the `api` command's entry point",
+    "ingest/dashboard/app.py": "a Streamlit script: Streamlit runs it as its own entry point",
+    "ingest/powerbi/command.py": "the `powerbi` command's entry point",
+    "ingest/local/discovery.py": "the commands' discovery: the environment, else our services",
+    "ingest/databricks/bronze_job.py": "the Databricks job's entry point",
+    "ingest/databricks/eventhubs_secret.py": "asks whether it runs in the Databricks Runtime",
+    "ingest/bronze/job.py": "asks whether it runs in the Databricks Runtime (the cluster's session)",
+    "ingest/failpoints.py": "failure injection, armed by the tests through the children's environment",
+}
 
 
 def test_the_environment_is_written_only_at_entry_points():
@@ -140,3 +155,17 @@ def test_the_data_directory_is_passed_down_never_an_optional_fallback():
         if fallback.search(text)
     ]
     assert found == []
+
+
+def test_the_environment_is_read_only_at_entry_points():
+    reads = re.compile(r"os\.environ\.get\(|os\.environ\[|os\.getenv\(|\bin os\.environ(?!\.)|\.from_env\(")
+    found = [
+        f"{name}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if not str(path).endswith(ENTRY_POINTS)
+        and (name := str(path.relative_to(PACKAGE.parent))) not in READS_ENVIRONMENT
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if reads.search(text)
+    ]
+    assert found == []
+    assert [name for name in READS_ENVIRONMENT if not (PACKAGE.parent / name).exists()] == []
