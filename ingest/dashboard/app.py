@@ -38,7 +38,11 @@ TOP_PRODUCTS = 10
 
 
 def client() -> ApiClient:
-    return st.session_state.get("api_client") or ApiClient.from_env()
+    """The session's API client: built from the environment once per session (this script is
+    Streamlit's entry point), or the one a test put there."""
+    if "api_client" not in st.session_state:
+        st.session_state["api_client"] = ApiClient.from_env()
+    return st.session_state["api_client"]
 
 
 # ---------------------------------------------------------------------------- Sales

@@ -134,38 +134,29 @@ READS_ENVIRONMENT = {
 }
 
 
+def places(pattern: str, allowed: tuple[str, ...] = ()) -> list[str]:
+    """`file:line` of every line of the package matching `pattern`, outside the `allowed` files
+    (paths relative to the repository, or their endings)."""
+    found = re.compile(pattern)
+    return [
+        f"{name}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if not (name := str(path.relative_to(PACKAGE.parent))).endswith(allowed)
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if found.search(text)
+    ]
+
+
 def test_the_environment_is_written_only_at_entry_points():
-    writes = re.compile(r"os\.environ\[[^\]]+\]\s*=|os\.environ\.(setdefault|update|pop)\(|os\.putenv\(")
-    found = [
-        f"{path.relative_to(PACKAGE.parent)}:{number}"
-        for path in PACKAGE.rglob("*.py")
-        if not str(path).endswith(ENTRY_POINTS)
-        for number, text in enumerate(path.read_text().splitlines(), 1)
-        if writes.search(text)
-    ]
-    assert found == []
-
-
-def test_the_data_directory_is_passed_down_never_an_optional_fallback():
-    fallback = re.compile(r"data: DataDir \| None|data or DataDir\.from_env\(\)")
-    found = [
-        f"{path.relative_to(PACKAGE.parent)}:{number}"
-        for path in PACKAGE.rglob("*.py")
-        for number, text in enumerate(path.read_text().splitlines(), 1)
-        if fallback.search(text)
-    ]
-    assert found == []
+    writes = r"os\.environ\[[^\]]+\]\s*=|os\.environ\.(setdefault|update|pop)\(|os\.putenv\("
+    assert places(writes, ENTRY_POINTS) == []
 
 
 def test_the_environment_is_read_only_at_entry_points():
-    reads = re.compile(r"os\.environ\.get\(|os\.environ\[|os\.getenv\(|\bin os\.environ(?!\.)|\.from_env\(")
-    found = [
-        f"{name}:{number}"
-        for path in PACKAGE.rglob("*.py")
-        if not str(path).endswith(ENTRY_POINTS)
-        and (name := str(path.relative_to(PACKAGE.parent))) not in READS_ENVIRONMENT
-        for number, text in enumerate(path.read_text().splitlines(), 1)
-        if reads.search(text)
-    ]
-    assert found == []
+    reads = r"os\.environ\.get\(|os\.environ\[|os\.getenv\(|\bin os\.environ(?!\.)|\.from_env\("
+    assert places(reads, ENTRY_POINTS + tuple(READS_ENVIRONMENT)) == []
     assert [name for name in READS_ENVIRONMENT if not (PACKAGE.parent / name).exists()] == []
+
+
+def test_settings_are_passed_down_never_an_optional_fallback():
+    assert places(r"data: DataDir \| None|\bor \w+\.from_env\(|if \w+ is None else os\.environ") == []
