@@ -20,6 +20,8 @@ def collect(paths: list[str]) -> list[str]:
         text=True,
         check=False,
     )
+    if listed.returncode != 0:
+        raise SystemExit(f"run_alone: collecting failed:\n{listed.stdout[-3000:]}{listed.stderr[-2000:]}")
     return [line for line in listed.stdout.splitlines() if "::" in line]
 
 
