@@ -1,4 +1,5 @@
-"""A small progress line for long work: rows done and rows/s, on stderr."""
+"""What long work shows a person: a small progress line (rows done and rows/s, on stderr), and
+durations as a person reads them."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ class Progress:
 
     def finish(self) -> None:
         self._print(final=True)
+
+
+def duration(seconds: float | None) -> str:
+    """A duration or an age a person reads: 42 s, 3 min 5 s, 2 h 10 min, 4 d 3 h (a negative
+    one, a clock ahead of ours, keeps its sign)."""
+    if seconds is None:
+        return "–"
+    s = round(seconds)
+    if s < 0:
+        return f"-{duration(-s)}"
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400:,} d {s % 86400 // 3600} h"

@@ -12,6 +12,7 @@ from typing import Any
 
 from ingest.api.lookups import jsonable
 from ingest.paths import DataDir
+from ingest.progress import duration
 
 MAX_RUNS = 100
 # a run has at most one row per rule and exclusion reason (about 20): the cap for MAX_RUNS
@@ -155,28 +156,13 @@ TABLE = (  # header, run key
 )
 
 
-def age(seconds: int | None) -> str:
-    """45s, 5m 03s, 2h 07m, 3d 04h."""
-    if seconds is None:
-        return "-"
-    if seconds < 0:
-        return f"-{age(-seconds)}"
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
-
-
 def _cell(key: str, value: Any) -> str:
     if key == "run_at":
         return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
     if key == "is_balanced":
         return "balanced" if value else "UNBALANCED"
     if key.endswith("_seconds"):
-        return age(value)
+        return duration(value)
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
@@ -204,7 +190,8 @@ def render(runs: list[dict[str, Any]]) -> str:
     lines.append("")
     lines.append(
         f"newest run: newest Kafka time {_cell('run_at', newest['newest_source_event_at'])} UTC "
-        f"(age {age(newest['source_age_seconds'])}), {newest['unaccounted_events']:,} Bronze rows unaccounted"
+        f"(age {duration(newest['source_age_seconds'])}), "
+        f"{newest['unaccounted_events']:,} Bronze rows unaccounted"
     )
     for title, breakdown in (
         ("quarantined by rule", "quarantined_by_rule"),

@@ -69,17 +69,3 @@ def exact_percent(value: float | None) -> str:
 def exact(text: str | None, shown: str) -> str:
     """A tile's help: its description (if any) and the exact figure behind the compact one."""
     return (f"{text}\n\n" if text else "") + f"Exact: {shown}"
-
-
-def duration(seconds: float | None) -> str:
-    """An age a person reads: 42 s, 3 min 5 s, 2 h 10 min, 4 d 3 h."""
-    if seconds is None:
-        return "–"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400:,} d {s % 86400 // 3600} h"

@@ -12,7 +12,6 @@ from ingest.dashboard.client import ApiClient, ApiError, ApiUnavailable
 from ingest.dashboard.formatting import (
     compact_count,
     count,
-    duration,
     exact,
     money,
 )
@@ -21,6 +20,7 @@ from ingest.dashboard.periods import (
     iso_date,
 )
 from ingest.dashboard.widgets import empty_state
+from ingest.progress import duration
 
 REFRESH_SECONDS = 5  # the Freshness page re-reads the API this often
 

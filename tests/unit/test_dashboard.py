@@ -17,6 +17,7 @@ from ingest.api.server import free_port
 from ingest.dashboard import app as dashboard
 from ingest.dashboard import formatting, periods
 from ingest.dashboard.client import ApiClient, ApiError, ApiUnavailable
+from ingest.progress import duration
 
 APP = dashboard.__file__
 TIMEOUT = 60
@@ -570,12 +571,13 @@ def test_an_api_error_is_shown_not_raised():
 
 
 def test_durations_read_naturally():
-    assert [formatting.duration(s) for s in (None, 4.4, 65, 7260, 90000)] == [
+    assert [duration(s) for s in (None, 4.4, 65, 7260, 90000, -65)] == [
         "–",
         "4 s",
         "1 min 5 s",
         "2 h 1 min",
         "1 d 1 h",
+        "-1 min 5 s",
     ]
 
 
