@@ -49,40 +49,6 @@ traced as (
 
 ),
 
-reasoned as (
-
-    select
-        event_key,
-        event_id,
-        transaction_no,
-        product_no,
-        product_name,
-        sale_date,
-        quantity,
-        unit_price,
-        customer_no,
-        source_country,
-        is_return,
-        traced_status as line_status,
-        case traced_status
-            when 'quarantined'
-                then coalesce(nullif(replace(quarantine_rules, ',', ', '), ''), 'quarantined')
-            when 'failed' then coalesce(nullif(replace(fail_rules, ',', ', '), ''), 'failed')
-            when 'excluded' then exclusion_reason
-            when 'pending' then 'valid in Silver, not yet in a Gold build'
-        end as status_reason,
-        warning_rules,
-        net_amount,
-        kafka_topic,
-        kafka_partition,
-        kafka_offset,
-        source_event_at,
-        bronze_batch_id,
-        bronze_ingested_at
-    from traced
-
-),
-
 final as (
 
     select
@@ -97,8 +63,16 @@ final as (
         cast(customer_no as string) as customer_no,
         cast(source_country as string) as source_country,
         cast(is_return as boolean) as is_return,
-        cast(line_status as string) as line_status,
-        cast(status_reason as string) as status_reason,
+        cast(traced_status as string) as line_status,
+        cast(
+            case traced_status
+                when 'quarantined'
+                    then coalesce(nullif(replace(quarantine_rules, ',', ', '), ''), 'quarantined')
+                when 'failed' then coalesce(nullif(replace(fail_rules, ',', ', '), ''), 'failed')
+                when 'excluded' then exclusion_reason
+                when 'pending' then 'valid in Silver, not yet in a Gold build'
+            end as string
+        ) as status_reason,
         cast(warning_rules as string) as warning_rules,
         cast(net_amount as decimal(20, 3)) as net_amount,
         cast(kafka_topic as string) as kafka_topic,
@@ -107,7 +81,7 @@ final as (
         cast(source_event_at as timestamp) as source_event_at,
         cast(bronze_batch_id as bigint) as bronze_batch_id,
         cast(bronze_ingested_at as timestamp) as bronze_ingested_at
-    from reasoned
+    from traced
 
 )
 
