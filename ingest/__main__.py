@@ -19,10 +19,11 @@ from ingest.paths import DataDir, delta_table_exists
 
 def _cmd_broker(args: argparse.Namespace) -> int:
     from ingest.local import broker
+    from ingest.local.broker_setup import SASL_SECRET_ENV
 
     data = DataDir.from_env()
     if args.action == "start":
-        sasl = os.environ.get(broker.SASL_SECRET_ENV) or None
+        sasl = os.environ.get(SASL_SECRET_ENV) or None
         b = broker.start(
             port=args.port,
             partitions=args.partitions,

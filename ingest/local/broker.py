@@ -5,16 +5,12 @@ ingest/jvm.py); the broker runs as `java -cp '.jars/kafka/*' kafka.Kafka server.
 after `kafka-storage format`, as Kafka's own scripts do. Everything lives under `data/kafka`:
 the generated `server.properties`, and `log/` (topics, offsets, the KRaft metadata).
 
-Listeners, all on 127.0.0.1:
-- PLAINTEXT on `port` (what the project's clients use by default);
-- SASL_PLAINTEXT with the PLAIN mechanism on `sasl_port`, user `$ConnectionString`, as Event
-  Hubs' Kafka endpoint asks (there over TLS): started only when a connection string is given,
-  which the broker reads from its environment (Kafka's EnvVarConfigProvider), never from a file;
-- the KRaft controller on a port of its own.
-
-Retention (`config.LogRetention`): by time and by size, whichever comes first, so the log keeps at least
-an hour at 100 orders/s (about 2.5 GB) by default and never grows past its byte budget; at start
-the budget is lowered to half the disk's free space when that is smaller (and said so).
+Listeners, all on 127.0.0.1: PLAINTEXT on `port` (what the project's clients use by default);
+SASL_PLAINTEXT with the PLAIN mechanism, user `$ConnectionString`, as Event Hubs' Kafka endpoint
+asks, only when a connection string is given (the broker reads it from its environment, never
+from a file); the KRaft controller on a port of its own. Retention (`config.LogRetention`): by
+time and by size, whichever comes first; at start the byte budget is lowered to half the disk's
+free space when that is smaller (and said so). The configuration itself is in `broker_setup`.
 
 Because the log is on disk, a broker that dies and is started again on it has lost nothing it
 acknowledged (`restart`); `log_present` tells that case from a lost log (ingest.local.runner).
@@ -30,10 +26,8 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -41,16 +35,21 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from ingest import jvm
 from ingest.config import DEFAULT_PARTITIONS, TOPIC, LogRetention
 from ingest.local import services
+from ingest.local.broker_setup import (
+    LOG4J,
+    SASL_SECRET_ENV,
+    BrokerError,
+    format_log,
+    java,
+    kafka_dir,
+    log_dir,
+    log_present,
+    server_properties,
+)
 from ingest.paths import DataDir
 
-# The broker reads the SASL listener's password from this variable of its own environment.
-SASL_SECRET_ENV = "BROKER_SASL_CONNECTION_STRING"
 READY_TIMEOUT_S = 30.0
 DEFAULT_RETENTION = LogRetention()  # 6 hours, 4 GB: what a test or a benchmark broker keeps
-
-
-class BrokerError(RuntimeError):
-    """The broker could not be started, reached or stopped."""
 
 
 @dataclass(frozen=True)
@@ -83,115 +82,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def kafka_dir(data: DataDir) -> Path:
-    return data.root / "kafka"
-
-
-def log_dir(data: DataDir) -> Path:
-    return kafka_dir(data) / "log"
-
-
-def log_present(data: DataDir) -> bool:
-    """Whether a formatted log is on disk (a broker started now finds its topics again)."""
-    return (log_dir(data) / "meta.properties").exists()
-
-
-def server_properties(
-    log: Path,
-    port: int,
-    controller_port: int,
-    sasl_port: int | None,
-    retention: LogRetention,
-    partitions: int,
-) -> str:
-    listeners = [f"PLAINTEXT://127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{controller_port}"]
-    advertised = [f"PLAINTEXT://127.0.0.1:{port}"]
-    lines = [
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        f"log.dirs={log}",
-        f"num.partitions={partitions}",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.num.partitions=1",
-        "transaction.state.log.min.isr=1",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        # After a SIGKILL the controller waits out the dead broker's session before the new one
-        # is unfenced: 9 s by default, 2 s here (one node, loopback).
-        "broker.session.timeout.ms=2000",
-        "broker.heartbeat.interval.ms=500",
-        # retention: time or size, whichever first; checked every 30 s
-        f"log.retention.ms={int(retention.hours * 3600 * 1000)}",
-        f"log.retention.bytes={retention.partition_bytes(partitions)}",
-        f"log.segment.bytes={retention.segment_mb * 2**20}",
-        "log.retention.check.interval.ms=30000",
-        "auto.create.topics.enable=false",
-    ]
-    if sasl_port:
-        listeners.append(f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}")
-        advertised.append(f"SASL_PLAINTEXT://127.0.0.1:{sasl_port}")
-        lines += [
-            "sasl.enabled.mechanisms=PLAIN",
-            "config.providers=env",
-            "config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider",
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'user_$ConnectionString="${{env:{SASL_SECRET_ENV}}}";',
-        ]
-    lines += [f"listeners={','.join(listeners)}", f"advertised.listeners={','.join(advertised)}"]
-    return "\n".join(lines) + "\n"
-
-
-LOG4J = """\
-rootLogger.level=WARN
-rootLogger.appenderRef.out.ref=out
-logger.started.name=kafka.server.KafkaRaftServer
-logger.started.level=INFO
-appender.out.type=Console
-appender.out.name=out
-appender.out.layout.type=PatternLayout
-appender.out.layout.pattern=[%d] %p %m (%c)%n
-"""
-
-
-def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise BrokerError("java is missing: the broker (Apache Kafka) needs Java 17; run `make setup`")
-    return java
-
-
-def _format(config: Path, log: Path) -> None:
-    """`kafka-storage format` once: a new cluster id, the log directory ready for KRaft."""
-    command = [_java(), "-cp", jvm.classpath("kafka"), "kafka.tools.StorageTool", "format"]
-    done = subprocess.run(
-        [*command, "-t", _kafka_uuid(), "-c", str(config), "--ignore-formatted"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0 or not (log / "meta.properties").exists():
-        raise BrokerError(f"kafka-storage format failed: {(done.stderr or done.stdout).strip()[-400:]}")
-
-
-def _kafka_uuid() -> str:
-    """A cluster id as Kafka makes them: 16 random bytes, URL-safe base64 without padding, never
-    starting with '-' (Kafka's Uuid.randomUuid draws again too): `kafka-storage format -t -x...`
-    would read it as an option and fail, one id in 64."""
-    import base64
-
-    while True:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        if not cluster_id.startswith("-"):
-            return cluster_id
 
 
 def wait_until_healthy(
@@ -306,14 +196,14 @@ def start(
     config.write_text(server_properties(log, port, free_port(), sasl_port, fitted, partitions))
     (folder / "log4j2.properties").write_text(LOG4J)
     if not log_present(data):
-        _format(config, log)
+        format_log(config, log)
     env = {k: v for k, v in os.environ.items() if k != SASL_SECRET_ENV}
     if sasl_connection_string:
         env[SASL_SECRET_ENV] = sasl_connection_string
     with open(services.run_dir(data) / "broker.log", "ab") as out:
         proc = subprocess.Popen(
             [
-                _java(),
+                java(),
                 "-Xms256m",
                 "-Xmx1g",
                 "-XX:+UseG1GC",

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from ingest.config import KafkaConfig
 from ingest.local import broker, services
+from ingest.local.broker_setup import log_present
 from ingest.local.measure import TopicEnd, bronze_rows
 from ingest.local.pipeline import Pipeline
 from ingest.local.processes import ingest_command
@@ -103,7 +104,7 @@ class Recovery:
         producer retries what was unacknowledged, Bronze resumes from its checkpoint (restarted
         if its query gave up meanwhile). One line says so. Only a lost log (the folder gone, or
         a new disk) needs the outbox: `_log_lost`."""
-        if not broker.log_present(self.data):
+        if not log_present(self.data):
             return self._log_lost(p)
         detected = time.monotonic()
         lost = p.broker

@@ -16,7 +16,6 @@ ONE_CONCEPT = {
     "ingest.generator": "the synthetic order-line generator: one model of the UCI data's shape",
     "ingest.databricks.eventhubs_lag": "Event Hubs' consumer lag read over the Kafka protocol",
     "ingest.databricks.metric_views": "the semantic layer rendered as Unity Catalog metric views",
-    "ingest.local.broker": "the local Kafka broker's lifecycle (configure, start, stop, restart)",
 }
 # What only measures (benchmarks, the soak) or starts the product locally: the product's own
 # packages may not import these (the local runtime may import the product, not the reverse).

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.config import KafkaConfig
 from ingest.errors import first_line
-from ingest.local import broker
+from ingest.local import broker, broker_setup
 from ingest.local.measure import TopicEnd, TopicUnreachable
 from ingest.local.runner import _kafka_clients_log
 
@@ -46,7 +46,7 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch):
     dashed = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64 of 0b111110... is '-'
     plain = uuid.UUID(bytes=bytes([0x04]) + bytes(15))
     draws = iter([dashed, plain])
-    monkeypatch.setattr(broker.uuid, "uuid4", lambda: next(draws))
+    monkeypatch.setattr(broker_setup.uuid, "uuid4", lambda: next(draws))
     assert base64.urlsafe_b64encode(dashed.bytes).decode().startswith("-")
-    cluster_id = broker._kafka_uuid()
+    cluster_id = broker_setup.cluster_id()
     assert cluster_id == base64.urlsafe_b64encode(plain.bytes).decode().rstrip("=")
