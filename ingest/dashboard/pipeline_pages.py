@@ -42,6 +42,16 @@ def _count_bars(frame: pd.DataFrame, label: str) -> alt.Chart:
     )
 
 
+def _breakdown(title: str, counts: dict[str, int] | None, label: str, when_empty: str) -> None:
+    """A subheader, then lines per `label` as bars, or `when_empty` when there are none."""
+    st.subheader(title)
+    frame = _by_key(counts, label)
+    if frame.empty:
+        st.info(when_empty)
+    else:
+        st.altair_chart(_count_bars(frame, label), width="stretch")
+
+
 def lines_in_range(api: ApiClient, dates: Dates) -> tuple[int, pd.DataFrame]:
     """Gold's counted lines dated in the range, in all and by line class (the API's `lines`)."""
     rows = api.query(["lines"], group_by=["sales_line__line_class"], order_by=["-lines"], **dates.span())
@@ -88,19 +98,9 @@ def quality_page(api: ApiClient, dates: Dates | None = None) -> None:
     )
     left, right = st.columns(2)
     with left:
-        st.subheader("Quarantined lines by rule")
-        quarantined = _by_key(run["quarantined_by_rule"], "rule")
-        if quarantined.empty:
-            st.info("No line quarantined.")
-        else:
-            st.altair_chart(_count_bars(quarantined, "rule"), width="stretch")
+        _breakdown("Quarantined lines by rule", run["quarantined_by_rule"], "rule", "No line quarantined.")
     with right:
-        st.subheader("Excluded lines by reason")
-        excluded = _by_key(run["excluded_by_reason"], "reason")
-        if excluded.empty:
-            st.info("No line excluded.")
-        else:
-            st.altair_chart(_count_bars(excluded, "reason"), width="stretch")
+        _breakdown("Excluded lines by reason", run["excluded_by_reason"], "reason", "No line excluded.")
     st.subheader(f"Last {len(runs)} Silver runs")
     columns = [
         "run_at",
