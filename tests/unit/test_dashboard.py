@@ -529,6 +529,22 @@ def test_quality_page_shows_the_newest_runs_layers_and_balance():
     assert metric(at, "Duplicates removed") == "10"
     assert metric(at, "Books balanced") == "yes"
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 2
+    subheaders = [h.value for h in at.subheader]
+    assert "Quarantined lines by rule" in subheaders and "Excluded lines by reason" in subheaders
+    assert not [i.value for i in at.info if i.value.startswith("No line")]
+
+
+def test_quality_page_says_so_when_nothing_was_quarantined_or_excluded():
+    class Clean(StubApi):
+        def quality(self, runs=10):
+            return [{**RUN, "quarantined_by_rule": {}, "excluded_by_reason": {}}]
+
+    at = run_page("quality", Clean())
+    assert not at.exception
+    assert [i.value for i in at.info if i.value.startswith("No line")] == [
+        "No line quarantined.",
+        "No line excluded.",
+    ]
 
 
 def test_freshness_page_shows_ages_a_person_reads():
