@@ -184,7 +184,9 @@ def _first_rows(dsn: str, *statements: tuple[str, tuple]) -> list[tuple | None]:
 class Lag:
     rows: int  # outbox rows committed but not yet published (acknowledged and marked)
     seconds: float  # age of the oldest of them
-    wal_bytes: int | None  # the slot's confirmed position behind the current WAL position
+    # the slot's confirmed position behind the current WAL position; None without a slot, or
+    # while the slot is being created (its confirmed_flush_lsn is null until its snapshot is built)
+    wal_bytes: int | None
     slot_active: bool
 
 
@@ -202,8 +204,9 @@ def lag(dsn: str, slot: str = SLOT) -> Lag:
             (slot,),
         ),
     )
-    wal_bytes, active = (int(found[0]), bool(found[1])) if found else (None, False)
-    return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=active)
+    behind, active = found if found else (None, False)
+    wal_bytes = None if behind is None else int(behind)
+    return Lag(rows=int(rows), seconds=float(seconds), wal_bytes=wal_bytes, slot_active=bool(active))
 
 
 @dataclass(frozen=True)

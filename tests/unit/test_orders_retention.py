@@ -8,7 +8,7 @@ import collections
 import pytest
 
 from ingest.config import KafkaConfig
-from ingest.orders import migrate
+from ingest.orders import migrate, outbox
 from ingest.orders import relay as relay_module
 from ingest.orders.outbox import prune
 from ingest.orders.relay import Relay, RelayConfig, RelayError, _Pending
@@ -146,3 +146,18 @@ def test_retention_comes_in_its_own_migration_after_the_outbox():
     assert names.index("outbox_retention") > names.index("outbox")
     sql = next(m.sql for m in migrate.discover() if m.name == "outbox_retention")
     assert "add column published_at timestamptz" in sql
+
+
+@pytest.mark.parametrize(
+    ("slot_row", "expected"),
+    [
+        (None, (None, False)),  # no slot
+        ((None, True), (None, True)),  # being created: no confirmed position yet (found run alone)
+        ((4096, True), (4096, True)),
+    ],
+)
+def test_the_lag_reads_a_slot_with_no_confirmed_position_yet(monkeypatch, slot_row, expected):
+    monkeypatch.setattr(outbox, "_first_rows", lambda dsn, *statements: [(3, 1.5), slot_row])
+    found = outbox.lag("dsn")
+    assert (found.rows, found.seconds) == (3, 1.5)
+    assert (found.wal_bytes, found.slot_active) == expected
