@@ -70,14 +70,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_bronze(args: argparse.Namespace) -> int:
     from ingest.bronze import job
 
+    data = DataDir.from_env()
     # Event Hubs from the environment, else KAFKA_BOOTSTRAP_SERVERS, else the broker this project started
     kafka = (
         KafkaConfig.from_env()
         if os.environ.get("EVENTHUBS_CONNECTION_STRING")
-        else discovery.kafka_config(DataDir.from_env())
+        else discovery.kafka_config(data)
     )
     config = BronzeConfig.from_env(
-        DataDir.from_env(),
+        data,
         kafka=kafka,
         trigger_interval=args.trigger_interval,
         max_events_per_batch=args.max_events_per_batch,
